@@ -1,0 +1,3 @@
+"""Broken fixture: importing this package raises RuntimeError at import time."""
+
+raise RuntimeError("boom during import")

@@ -1,0 +1,4 @@
+"""Broken fixture: importing this package raises SyntaxError (deliberately)."""
+
+def oops(:
+    pass

@@ -1,0 +1,3 @@
+"""Lazy-import fixture: submodule imported only by lazyimp.load_relative()."""
+
+LOADED_FROM = __file__

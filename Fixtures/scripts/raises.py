@@ -1,0 +1,3 @@
+"""Script fixture: raises an uncaught ValueError."""
+
+raise ValueError("from script")

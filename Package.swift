@@ -1,0 +1,49 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "PyLoader",
+    products: [
+        .library(name: "PyLoader", targets: ["PyLoader"]),
+        .executable(name: "pyloader", targets: ["pyloader"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+    ],
+    targets: [
+        // Debian's libpython3-dev (CPython 3.11) through pkg-config.
+        .systemLibrary(
+            name: "CPython",
+            path: "Sources/CPython",
+            pkgConfig: "python3-embed",
+            providers: [.apt(["libpython3-dev"])]
+        ),
+        // C only where Swift cannot go: macro wrappers, C globals, the hot import hook.
+        .target(name: "CPyLoader", dependencies: ["CPython"]),
+        // The GIL is the lock for almost all shared state here, which Swift's
+        // checker cannot see; the Swift 5 language mode keeps that honest in comments
+        // instead of in `@unchecked Sendable` on every type.
+        .target(
+            name: "PyLoader",
+            dependencies: [
+                "CPython", "CPyLoader",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: [.swiftLanguageMode(.v5)]
+        ),
+        .executableTarget(
+            name: "pyloader",
+            dependencies: [
+                "PyLoader",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: [.swiftLanguageMode(.v5)]
+        ),
+        .testTarget(
+            name: "PyLoaderTests",
+            dependencies: ["PyLoader", "CPython", "CPyLoader"],
+            swiftSettings: [.swiftLanguageMode(.v5)]
+        ),
+    ]
+)

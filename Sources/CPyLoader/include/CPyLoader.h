@@ -1,0 +1,139 @@
+// The C side of PyLoader: only what Swift cannot express (object-like and
+// function-like macros, C globals under Swift 6's checker, thread-locals) plus
+// the hot-path import hook. No policy lives here.
+#ifndef CPYLOADER_H
+#define CPYLOADER_H
+
+#include <sys/select.h>   // before Python.h: see Sources/CPython/shim.h
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdint.h>
+
+// MARK: Singletons and exception types (C globals: macros or globals Swift cannot reach)
+
+static inline PyObject *pyl_None(void) { return Py_None; }
+static inline PyObject *pyl_True(void) { return Py_True; }
+static inline PyObject *pyl_False(void) { return Py_False; }
+static inline PyObject *pyl_NotImplemented(void) { return Py_NotImplemented; }
+
+static inline PyObject *pyl_ExcBaseException(void) { return PyExc_BaseException; }
+static inline PyObject *pyl_ExcException(void) { return PyExc_Exception; }
+static inline PyObject *pyl_ExcRuntimeError(void) { return PyExc_RuntimeError; }
+static inline PyObject *pyl_ExcImportError(void) { return PyExc_ImportError; }
+static inline PyObject *pyl_ExcModuleNotFoundError(void) { return PyExc_ModuleNotFoundError; }
+static inline PyObject *pyl_ExcKeyError(void) { return PyExc_KeyError; }
+static inline PyObject *pyl_ExcTypeError(void) { return PyExc_TypeError; }
+static inline PyObject *pyl_ExcValueError(void) { return PyExc_ValueError; }
+static inline PyObject *pyl_ExcSystemExit(void) { return PyExc_SystemExit; }
+static inline PyObject *pyl_ExcIndexError(void) { return PyExc_IndexError; }
+static inline PyObject *pyl_ExcStopIteration(void) { return PyExc_StopIteration; }
+static inline PyObject *pyl_ExcSystemError(void) { return PyExc_SystemError; }
+static inline PyObject *pyl_ExcKeyboardInterrupt(void) { return PyExc_KeyboardInterrupt; }
+static inline PyObject *pyl_ExcAttributeError(void) { return PyExc_AttributeError; }
+static inline PyObject *pyl_ExcOverflowError(void) { return PyExc_OverflowError; }
+
+// MARK: Type checks (function-like macros)
+
+static inline int pyl_IsLong(PyObject *o) { return PyLong_Check(o); }
+static inline int pyl_IsBool(PyObject *o) { return PyBool_Check(o); }
+static inline int pyl_IsFloat(PyObject *o) { return PyFloat_Check(o); }
+static inline int pyl_IsUnicode(PyObject *o) { return PyUnicode_Check(o); }
+static inline int pyl_IsBytes(PyObject *o) { return PyBytes_Check(o); }
+static inline int pyl_IsList(PyObject *o) { return PyList_Check(o); }
+static inline int pyl_IsTuple(PyObject *o) { return PyTuple_Check(o); }
+static inline int pyl_IsDict(PyObject *o) { return PyDict_Check(o); }
+static inline int pyl_IsModule(PyObject *o) { return PyModule_Check(o); }
+static inline int pyl_IsFunction(PyObject *o) { return PyFunction_Check(o); }
+static inline int pyl_IsType(PyObject *o) { return PyType_Check(o); }
+static inline int pyl_IsExceptionInstance(PyObject *o) { return PyExceptionInstance_Check(o); }
+static inline PyTypeObject *pyl_TypeOf(PyObject *o) { return Py_TYPE(o); }
+static inline Py_ssize_t pyl_RefCount(PyObject *o) { return Py_REFCNT(o); }
+
+// MARK: Calls (variadic or macro APIs, in fixed-arity form)
+
+/// `obj.name()`. PyObject_CallMethod is variadic.
+static inline PyObject *pyl_CallMethod0(PyObject *obj, const char *name) {
+    return PyObject_CallMethod(obj, name, NULL);
+}
+
+// MARK: Thread states
+
+/// The thread state this thread has current, or NULL. Unlike PyThreadState_Get it
+/// does not abort when there is none (3.11: `_PyThreadState_UncheckedGet`).
+/// Only meaningful while this thread holds the GIL: in 3.11 the "current" thread
+/// state is one process-wide slot owned by whichever thread holds the GIL.
+static inline PyThreadState *pyl_CurrentThreadState(void) { return _PyThreadState_UncheckedGet(); }
+static inline PyFrameObject *pyl_ThreadStateFrame(PyThreadState *t) { return PyThreadState_GetFrame(t); }
+
+/// The per-OS-thread pointer to PyLoader's Swift-side thread record (an
+/// unmanaged object). Swift has no cheap thread-locals; C11 `_Thread_local` does.
+void *pyl_GetThreadRecord(void);
+void pyl_SetThreadRecord(void *record);
+
+// MARK: The import hook (Eby's hook)
+
+/// Called by the hook when the import must run in another loader than the one
+/// whose thread state is current: `owner` is the opaque token the hook was made
+/// with (or the context loader's). Returns a new reference, or NULL with an
+/// exception set in the *calling* thread state.
+typedef PyObject *(*pyl_CrossImport)(void *owner, PyObject *name, PyObject *globals,
+                                     PyObject *locals, PyObject *fromlist, int level);
+
+/// Installs the callback used for crossing imports. Call once, before any hook exists.
+void pyl_SetCrossImport(pyl_CrossImport callback);
+
+/// Makes the `__import__` replacement bound to the loader of `interp`; `owner` is
+/// an opaque token handed back to the cross-import callback. Returns a new reference.
+/// PRECONDITION: the GIL is held and `interp`'s thread state is current.
+PyObject *pyl_MakeImportHook(PyInterpreterState *interp, void *owner, const char *loaderName);
+
+/// Installs `hook` as `builtins.__import__` of the current interpreter and as its
+/// fast-path import function, so an import that does not cross a loader boundary
+/// takes CPython's own fast path (3.11 `import_name` compares the frame's
+/// `__import__` with `interp->import_func`). Returns 0, or -1 with an exception set.
+int pyl_InstallImportHook(PyObject *hook);
+
+/// Disarms a hook whose loader is closing: later calls raise ImportError naming
+/// the loader instead of touching a freed interpreter.
+void pyl_DisarmImportHook(PyObject *hook);
+
+/// The thread's context loader (Java's context class loader), as the token the
+/// cross-import callback receives, or NULL. `interp` is its interpreter.
+void pyl_SetContextLoader(void *owner, PyInterpreterState *interp);
+void *pyl_GetContextLoader(void);
+
+/// While any thread has a context loader, every import must reach the hook (the
+/// fast path would bypass it). Counts contexts process-wide; the first one sends
+/// every live interpreter's imports through the hooks, the last one restores the
+/// fast path. PRECONDITION: the GIL is held.
+void pyl_ContextCountChanged(int delta);
+
+/// Whether `hook` is an import hook made by pyl_MakeImportHook (for tests and checks).
+int pyl_IsImportHook(PyObject *hook);
+
+/// The interpreter a hook belongs to, or NULL if it is not a hook / disarmed.
+PyInterpreterState *pyl_ImportHookInterpreter(PyObject *hook);
+
+// MARK: The `pyloader` module
+
+/// The exec slot of the multi-phase `pyloader` module (one instance per interpreter).
+typedef int (*pyl_ModuleExec)(PyObject *module);
+
+/// Gives the module definition its functions and exec slot (PyModuleDef_HEAD_INIT is
+/// a macro Swift cannot use). Call once, before CPython starts.
+void pyl_SetPyloaderModule(PyMethodDef *methods, pyl_ModuleExec exec);
+
+/// The inittab entry for `pyloader`.
+PyObject *pyl_PyloaderModuleInit(void);
+
+// MARK: Runtime start-up
+
+/// Starts CPython with PyLoader's embedding configuration: isolated from the
+/// environment's PYTHON* variables and the user site, no signal handlers, no
+/// `site` (sub-interpreters inherit this), `program` as sys.executable so the
+/// standard library is found where that interpreter keeps it.
+/// Returns NULL on success, else a message (valid until the next call).
+/// PRECONDITION: CPython is not initialized; `pyloader` is already in the inittab.
+const char *pyl_StartRuntime(const char *program, int writeBytecode, int bufferedStdio);
+
+#endif

@@ -1,0 +1,87 @@
+import CPython
+import CPyLoader
+
+extension Loader {
+    /// Runs `body` with this loader's thread state current on the calling thread,
+    /// and restores exactly the previous thread state afterwards, however deeply
+    /// nested (Swift → A → Python → Swift → B → ...).
+    ///
+    /// - Takes the GIL (through the thread's carrier, see `ThreadRecord`) when the
+    ///   thread holds none, and gives it back on the way out.
+    /// - Costs one dictionary lookup and no swap when this loader is already current.
+    /// - Synchronous: never hold it across an `await`.
+    /// - Throws `LoaderError.closed` when the loader is closed or closing.
+    @inline(__always)
+    func withActivated<R>(_ body: () throws -> R) throws -> R {
+        let thread = ThreadRecord.current
+        let acquired = thread.gilDepth == 0
+        if acquired { PyEval_RestoreThread(thread.carrier) }
+        thread.gilDepth += 1
+        defer {
+            thread.gilDepth -= 1
+            if acquired { PyEval_SaveThread() }
+        }
+        // With the GIL held, the process-wide "current thread state" is this thread's.
+        let previous = pyl_CurrentThreadState()
+        let state = try threadState(on: thread)
+        state.depth += 1
+        defer { state.depth -= 1 }
+        if state.tstate == previous { return try body() }
+        PyThreadState_Swap(state.tstate)
+        do {
+            let result = try body()
+            PyThreadState_Swap(previous)
+            return result
+        } catch let pending as PendingPythonException {
+            // The exception is set in this loader's thread state: move it across.
+            var type: PyObjectPointer?, value: PyObjectPointer?, traceback: PyObjectPointer?
+            PyErr_Fetch(&type, &value, &traceback)
+            PyThreadState_Swap(previous)
+            PyErr_Restore(type, value, traceback)
+            throw pending
+        } catch {
+            PyThreadState_Swap(previous)
+            throw error
+        }
+    }
+
+    /// The calling thread's thread state in this loader, made on first use.
+    /// PRECONDITION: the GIL is held.
+    func threadState(on thread: ThreadRecord) throws -> LoaderThreadState {
+        guard lifecycle == .open else { throw LoaderError.closed(loader: name) }
+        if let state = thread.states[id], state.tstate != nil { return state }
+        let tstate = parent == nil ? thread.carrier : PyThreadState_New(interpreter)!
+        let state = LoaderThreadState(thread: thread, loader: self, tstate: tstate)
+        thread.states[id] = state
+        threadStates.append(state)
+        return state
+    }
+
+    /// Runs `body` (which returns a new reference, or nil with an exception set) in
+    /// this loader and hands the result, or the very same exception object, to the
+    /// caller's thread state: each thread state has its own error slot, so a
+    /// pending exception must be moved across the swap.
+    /// PRECONDITION: the GIL is held (the caller is Python code).
+    func callMovingException(_ body: () -> PyObjectPointer?) -> PyObjectPointer? {
+        var type: PyObjectPointer?, value: PyObjectPointer?, traceback: PyObjectPointer?
+        let result: PyObjectPointer?
+        do {
+            result = try withActivated { () -> PyObjectPointer? in
+                let result = body()
+                if result == nil { PyErr_Fetch(&type, &value, &traceback) }
+                return result
+            }
+        } catch {
+            setPythonException(for: error)
+            return nil
+        }
+        if result == nil {
+            if type == nil {
+                PyErr_SetString(pyl_ExcSystemError(), "PyLoader: call failed without an exception")
+            } else {
+                PyErr_Restore(type, value, traceback)
+            }
+        }
+        return result
+    }
+}

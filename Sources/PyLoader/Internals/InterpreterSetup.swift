@@ -1,0 +1,146 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CPython
+import CPyLoader
+
+/// What every loader's interpreter gets when it is made, and what it goes through
+/// when it is closed. PRECONDITION for all: the GIL is held and the loader's
+/// thread state is current.
+enum InterpreterSetup {
+    /// `sys.path` = standard library + the loader's paths; `.pth` files processed;
+    /// the import hook installed; in children, the delegating finder first on `sys.meta_path`.
+    static func configure(_ loader: Loader, systemSitePackages: Bool) throws {
+        let sysPath = Runtime.standardLibraryPaths + loader.paths
+        guard let list = try sysPath.makePythonReference() as PyObjectPointer?,
+              PySys_SetObject("path", list) == 0 else {
+            throw PythonError.fetch(in: loader)
+        }
+        Py_DecRef(list)
+
+        let siteDirectories = systemSitePackages ? nil : loader.paths.filter(holdsPthFiles)
+        if systemSitePackages {
+            try run("""
+                import os, site
+                for _d in site.getsitepackages():
+                    if os.path.isdir(_d):
+                        site.addsitedir(_d)
+                """, in: loader)
+        } else if let siteDirectories, !siteDirectories.isEmpty {
+            try run("import site\nfor _d in \(pythonLiteral(siteDirectories)):\n    site.addsitedir(_d)\n", in: loader)
+        }
+
+        loader.builtinsDictionary = PyEval_GetBuiltins()
+        let owner = Unmanaged.passUnretained(loader).toOpaque()
+        guard let hook = pyl_MakeImportHook(loader.interpreter, owner, loader.name) else {
+            throw PythonError.fetch(in: loader)
+        }
+        guard pyl_InstallImportHook(hook) == 0 else {
+            Py_DecRef(hook)
+            throw PythonError.fetch(in: loader)
+        }
+        loader.importHook = hook
+        if loader.parent != nil {
+            try Resolver.installFinder(in: loader)
+        }
+    }
+
+    /// Runs the interpreter's `atexit` callbacks now, while PyLoader can still
+    /// check what they leave behind (Py_EndInterpreter would run them after its
+    /// own last-thread check, and a callback that starts a thread would abort).
+    static func runExitFunctions() {
+        guard let modules = PyImport_GetModuleDict(),
+              PyDict_GetItemString(modules, "atexit") != nil,
+              let atexit = PyImport_ImportModule("atexit") else { return }
+        defer { Py_DecRef(atexit) }
+        if let result = pyl_CallMethod0(atexit, "_run_exitfuncs") { Py_DecRef(result) } else { PyErr_Clear() }
+    }
+
+    /// Joins the non-daemon threads that code in `loader` started, for at most
+    /// `timeout` seconds in all. Returns how many threads (daemon or not) still have
+    /// a thread state in the interpreter that PyLoader did not make.
+    static func joinThreads(in loader: Loader, timeout: Double) -> Int {
+        guard foreignThreadStates(of: loader) > 0 else { return 0 }
+        try? run("""
+            import sys, time
+            _threading = sys.modules.get("threading")
+            if _threading is not None:
+                _deadline = time.monotonic() + \(timeout)
+                _skip = (_threading.main_thread(), _threading.current_thread())
+                for _t in _threading.enumerate():
+                    if _t in _skip or _t.daemon:
+                        continue
+                    _t.join(max(0.0, _deadline - time.monotonic()))
+            """, in: loader)
+        return foreignThreadStates(of: loader)
+    }
+
+    /// Thread states of the interpreter that PyLoader did not make: threads started
+    /// by Python code in it. With the GIL held the list cannot change under us.
+    static func foreignThreadStates(of loader: Loader) -> Int {
+        let ours = Set(loader.threadStates.compactMap(\.tstate))
+        var count = 0
+        var next = PyInterpreterState_ThreadHead(loader.interpreter)
+        while let tstate = next {
+            if !ours.contains(tstate) { count += 1 }
+            next = PyThreadState_Next(tstate)
+        }
+        return count
+    }
+
+    /// Runs set-up code in a scratch namespace of the current interpreter.
+    static func run(_ source: String, in loader: Loader) throws {
+        guard let globals = PyDict_New() else { throw PythonError.fetch(in: loader) }
+        defer { Py_DecRef(globals) }
+        PyDict_SetItemString(globals, "__builtins__", PyEval_GetBuiltins())
+        guard let result = PyRun_StringFlags(source, Py_file_input, globals, globals, nil) else {
+            throw PythonError.fetch(in: loader)
+        }
+        Py_DecRef(result)
+    }
+
+    /// Whether a folder directly holds a `.pth` file.
+    static func holdsPthFiles(_ folder: String) -> Bool {
+        guard let directory = opendir(folder) else { return false }
+        defer { closedir(directory) }
+        while let entry = readdir(directory) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(cString: raw.bindMemory(to: CChar.self).baseAddress!)
+            }
+            if name.hasSuffix(".pth") { return true }
+        }
+        return false
+    }
+}
+
+/// A Python literal for a list of strings (repr-style, escaping quotes and backslashes).
+func pythonLiteral(_ strings: [String]) -> String {
+    "[" + strings.map { pythonLiteral($0) }.joined(separator: ", ") + "]"
+}
+
+/// A Python string literal.
+func pythonLiteral(_ string: String) -> String {
+    var escaped = ""
+    for scalar in string.unicodeScalars {
+        switch scalar {
+        case "\\": escaped += "\\\\"
+        case "\"": escaped += "\\\""
+        case "\n": escaped += "\\n"
+        case "\r": escaped += "\\r"
+        case "\t": escaped += "\\t"
+        default:
+            if scalar.value < 0x20 || scalar.value == 0x7F {
+                escaped += "\\x" + String(scalar.value, radix: 16).leftPadded(to: 2)
+            } else {
+                escaped.unicodeScalars.append(scalar)
+            }
+        }
+    }
+    return "\"" + escaped + "\""
+}
+
+extension String {
+    func leftPadded(to width: Int, with pad: Character = "0") -> String {
+        count >= width ? self : String(repeating: pad, count: width - count) + self
+    }
+}

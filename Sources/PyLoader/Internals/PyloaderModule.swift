@@ -1,0 +1,274 @@
+import CPython
+import CPyLoader
+
+/// The Swift half of the `pyloader` Python module: the `_core_*` functions that
+/// `pyloaderModuleSource` calls. Each is a thin adapter from Python arguments to
+/// the Swift core (`Loader`), so there is one implementation of every rule.
+enum PyloaderModule {
+    private typealias Function = @convention(c) (PyObjectPointer?, PyObjectPointer?) -> PyObjectPointer?
+
+    /// Registers `pyloader` as a built-in module. Called once, before CPython starts.
+    static func registerInittab() {
+        let table: [(String, Function)] = [
+            ("_core_info", { module, args in PyloaderModule.adapt(module, args, count: 1) { a in try PyloaderModule.info(PyloaderModule.loaderArg(a[0], module)) } }),
+            ("_core_name", { module, args in PyloaderModule.adapt(module, args, count: 1) { a in try PyloaderModule.name(a[0]) } }),
+            ("_core_closed", { module, args in PyloaderModule.adapt(module, args, count: 1) { a in try PyloaderModule.closed(a[0]) } }),
+            ("_core_root", { module, args in PyloaderModule.adapt(module, args, count: 0) { _ in try PyloaderModule.idObject(Loader.root) } }),
+            ("_core_find", { module, args in PyloaderModule.adapt(module, args, count: 1) { a in
+                guard let found = Loader.named(try PyloaderModule.string(a[0], "name")) else { return Py_NewRef(pyl_None()) }
+                return try PyloaderModule.idObject(found)
+            } }),
+            ("_core_ids", { module, args in PyloaderModule.adapt(module, args, count: 0) { _ in
+                try Loader.root.subtree.map(\.id).makePythonReference()
+            } }),
+            ("_core_child", { module, args in PyloaderModule.adapt(module, args, count: 6) { a in
+                let parent = try PyloaderModule.loaderArg(a[0], module)
+                guard let delegation = Delegation(rawValue: try PyloaderModule.string(a[3], "delegation")) else {
+                    throw LoaderError.invalidArgument("delegation must be \"parent-first\" or \"child-first\"")
+                }
+                let child = try parent.child(try PyloaderModule.string(a[1], "name"), paths: try PyloaderModule.strings(a[2], "paths"),
+                                             delegation: delegation, shared: try PyloaderModule.strings(a[4], "shared"),
+                                             local: try PyloaderModule.strings(a[5], "local"))
+                return try PyloaderModule.idObject(child)
+            } }),
+            ("_core_exec", { module, args in PyloaderModule.adapt(module, args, count: 2) { a in
+                let loader = try PyloaderModule.loaderArg(a[0], module)
+                let source = try PyloaderModule.string(a[1], "source")
+                return loader.callMovingException {
+                    guard let globals = try? loader.mainNamespace() else { return nil }
+                    guard let result = PyRun_StringFlags(source, Py_file_input, globals, globals, nil) else { return nil }
+                    Py_DecRef(result)
+                    return Py_NewRef(pyl_None())
+                }
+            } }),
+            ("_core_eval", { module, args in PyloaderModule.adapt(module, args, count: 2) { a in
+                let loader = try PyloaderModule.loaderArg(a[0], module)
+                let source = try PyloaderModule.string(a[1], "expression")
+                return loader.callMovingException {
+                    guard let globals = try? loader.mainNamespace() else { return nil }
+                    return PyRun_StringFlags(source, Py_eval_input, globals, globals, nil)
+                }
+            } }),
+            ("_core_import", { module, args in PyloaderModule.adapt(module, args, count: 2) { a in
+                let loader = try PyloaderModule.loaderArg(a[0], module)
+                let name = try PyloaderModule.string(a[1], "name")
+                return loader.callMovingException { PyImport_ImportModule(name) }
+            } }),
+            ("_core_run_main", { module, args in PyloaderModule.adapt(module, args, count: 3) { a in
+                let loader = try PyloaderModule.loaderArg(a[0], module)
+                let path = try PyloaderModule.string(a[1], "path")
+                let argv = a[2] == pyl_None() ? nil : try PyloaderModule.strings(a[2], "argv")
+                let status = try loader.withActivated {
+                    try MainProgram.run(.script(path: path), arguments: [], argv: argv, in: loader)
+                }
+                return try Int(status).makePythonReference()
+            } }),
+            ("_core_which", { module, args in PyloaderModule.adapt(module, args, count: 2) { a in
+                guard let found = try PyloaderModule.loaderArg(a[0], module).which(try PyloaderModule.string(a[1], "module_name")) else {
+                    return Py_NewRef(pyl_None())
+                }
+                return try PyloaderModule.idObject(found)
+            } }),
+            ("_core_close", { module, args in PyloaderModule.adapt(module, args, count: 1) { a in
+                try PyloaderModule.loaderArg(a[0], module).close()
+                return Py_NewRef(pyl_None())
+            } }),
+            ("_core_context_push", { module, args in PyloaderModule.adapt(module, args, count: 1) { a in
+                try ContextLoaders.push(try PyloaderModule.loaderArg(a[0], module), on: ThreadRecord.current)
+                return Py_NewRef(pyl_None())
+            } }),
+            ("_core_context_pop", { module, args in PyloaderModule.adapt(module, args, count: 1) { a in
+                try ContextLoaders.pop(expectedID: try PyloaderModule.int(a[0]), on: ThreadRecord.current)
+                return Py_NewRef(pyl_None())
+            } }),
+            ("_core_context_id", { module, args in PyloaderModule.adapt(module, args, count: 0) { _ in
+                guard let loader = ThreadRecord.current.contextStack.last else { return Py_NewRef(pyl_None()) }
+                return try PyloaderModule.idObject(loader)
+            } }),
+            ("_core_defining", { module, args in PyloaderModule.adapt(module, args, count: 1) { a in
+                guard let loader = Resolver.definingLoader(ofObject: a[0]) else { return Py_NewRef(pyl_None()) }
+                return try PyloaderModule.idObject(loader)
+            } }),
+            ("_core_find_spec", { module, args in PyloaderModule.adapt(module, args, count: 2) { a in
+                try Resolver.findSpec(fullName: try PyloaderModule.string(a[0], "fullname"), in: try PyloaderModule.loaderArg(a[1], module))
+            } }),
+            ("_core_load", { module, args in PyloaderModule.adapt(module, args, count: 3) { a in
+                try Resolver.loadDelegated(fullName: try PyloaderModule.string(a[0], "fullname"), in: try PyloaderModule.loaderArg(a[1], module),
+                                           definer: try PyloaderModule.loaderArg(a[2], module))
+            } }),
+        ]
+        let methods = UnsafeMutablePointer<PyMethodDef>.allocate(capacity: table.count + 1)
+        for (index, (name, function)) in table.enumerated() {
+            methods[index] = PyMethodDef(ml_name: strdup(name), ml_meth: function, ml_flags: METH_VARARGS, ml_doc: nil)
+        }
+        methods[table.count] = PyMethodDef(ml_name: nil, ml_meth: nil, ml_flags: 0, ml_doc: nil)
+        pyl_SetPyloaderModule(methods, { module in PyloaderModule.execModule(module) })
+        PyImport_AppendInittab(strdup("pyloader"), pyl_PyloaderModuleInit)
+    }
+
+    /// The module's exec slot: binds this instance to its interpreter's loader and
+    /// runs the Python half in the module's namespace.
+    fileprivate static func execModule(_ module: PyObjectPointer?) -> Int32 {
+        enteredFromPython { _ in
+            guard let module, let namespace = PyModule_GetDict(module) else { return -1 }
+            guard let tstate = pyl_CurrentThreadState(),
+                  let loader = Loader.registry.loader(interpreter: tstate.pointee.interp) else {
+                PyErr_SetString(pyl_ExcImportError(), "pyloader: this interpreter is not managed by PyLoader")
+                return -1
+            }
+            guard let id = PyLong_FromLong(loader.id) else { return -1 }
+            PyDict_SetItemString(namespace, "_ID", id)
+            Py_DecRef(id)
+            guard let code = moduleCode() else { return -1 }
+            defer { Py_DecRef(code) }
+            guard let result = PyEval_EvalCode(code, namespace, namespace) else { return -1 }
+            Py_DecRef(result)
+            return 0
+        }
+    }
+
+    /// The marshalled code of `pyloaderModuleSource`, compiled once per process
+    /// (unmarshalling costs far less than compiling in every new interpreter).
+    /// Guarded by the GIL.
+    nonisolated(unsafe) private static var marshalledCode: [CChar] = []
+
+    fileprivate static func moduleCode() -> PyObjectPointer? {
+        if marshalledCode.isEmpty {
+            guard let code = Py_CompileString(pyloaderModuleSource + pyloaderFinderSource, "<pyloader>", Py_file_input) else { return nil }
+            guard let bytes = PyMarshal_WriteObjectToString(code, Py_MARSHAL_VERSION) else { return code }
+            defer { Py_DecRef(bytes) }
+            let size = PyBytes_Size(bytes)
+            if let start = PyBytes_AsString(bytes) {
+                marshalledCode = Array(UnsafeBufferPointer(start: start, count: size))
+            }
+            return code
+        }
+        return marshalledCode.withUnsafeBufferPointer {
+            PyMarshal_ReadObjectFromString($0.baseAddress, $0.count)
+        }
+    }
+
+    // MARK: Adapting calls
+
+    /// Runs a `_core_*` function: checks the argument count, and turns a thrown
+    /// Swift error into the matching Python exception in the caller's thread state.
+    fileprivate static func adapt(_ module: PyObjectPointer?, _ args: PyObjectPointer?, count: Int,
+                              _ body: ([PyObjectPointer]) throws -> PyObjectPointer?) -> PyObjectPointer? {
+        enteredFromPython { _ in
+            guard let args, PyTuple_Size(args) == count else {
+                PyErr_SetString(pyl_ExcTypeError(), "pyloader internal call takes \(count) argument(s)")
+                return nil
+            }
+            let arguments = (0..<count).map { PyTuple_GetItem(args, $0)! }
+            do {
+                return try body(arguments)
+            } catch {
+                setPythonException(for: error, module: module)
+                return nil
+            }
+        }
+    }
+
+    fileprivate static func int(_ object: PyObjectPointer) throws -> Int {
+        let value = PyLong_AsLong(object)
+        if value == -1, PyErr_Occurred() != nil { PyErr_Clear(); throw LoaderError.invalidArgument("expected an int") }
+        return value
+    }
+
+    fileprivate static func string(_ object: PyObjectPointer, _ what: String) throws -> String {
+        guard let text = String(pythonString: object) else {
+            throw LoaderError.invalidArgument("\(what) must be a str, not \(String(cString: pyl_TypeOf(object)!.pointee.tp_name))")
+        }
+        return text
+    }
+
+    fileprivate static func strings(_ object: PyObjectPointer, _ what: String) throws -> [String] {
+        if pyl_IsUnicode(object) != 0 { throw LoaderError.invalidArgument("\(what) must be a sequence of str, not a str") }
+        guard let items = swiftStrings(object) else { throw LoaderError.invalidArgument("\(what) must be a sequence of str") }
+        return items
+    }
+
+    fileprivate static func loaderArg(_ object: PyObjectPointer, _ module: PyObjectPointer?) throws -> Loader {
+        let id = try int(object)
+        guard let loader = Loader.registry.loader(id: id) else {
+            throw LoaderError.closed(loader: Loader.registry.closedName(id: id) ?? "#\(id)")
+        }
+        return loader
+    }
+
+    fileprivate static func idObject(_ loader: Loader) throws -> PyObjectPointer {
+        try loader.id.makePythonReference()
+    }
+
+    fileprivate static func info(_ loader: Loader) throws -> PyObjectPointer? {
+        let items: [PyObjectPointer?] = [
+            makePythonString(loader.name),
+            try loader.parent.map { try idObject($0) } ?? Py_NewRef(pyl_None()),
+            try loader.children.map(\.id).makePythonReference(),
+            makePythonStringTuple(loader.paths),
+            makePythonString(loader.delegation.rawValue),
+            makePythonStringTuple(loader.shared),
+            makePythonStringTuple(loader.local),
+        ]
+        guard !items.contains(where: { $0 == nil }), let tuple = PyTuple_New(items.count) else {
+            items.forEach { Py_DecRef($0) }
+            return nil
+        }
+        for (index, item) in items.enumerated() { PyTuple_SetItem(tuple, index, item) }
+        return tuple
+    }
+
+    fileprivate static func name(_ object: PyObjectPointer) throws -> PyObjectPointer? {
+        let id = try int(object)
+        let live = Loader.registry.loader(id: id)
+        let name = live?.name ?? Loader.registry.closedName(id: id) ?? "#\(id)"
+        guard let text = makePythonString(name) else { return nil }
+        let tuple = PyTuple_New(2)
+        PyTuple_SetItem(tuple, 0, text)
+        PyTuple_SetItem(tuple, 1, Py_NewRef(live == nil ? pyl_True() : pyl_False()))
+        return tuple
+    }
+
+    fileprivate static func closed(_ object: PyObjectPointer) throws -> PyObjectPointer? {
+        Py_NewRef(Loader.registry.loader(id: try int(object)) == nil ? pyl_True() : pyl_False())
+    }
+}
+
+/// Sets the Python exception that stands for a Swift error in the current thread
+/// state: `LoaderError.closed` → `pyloader.LoaderClosedError` (of `module`'s
+/// interpreter when given, else `ImportError`), bad arguments → `ValueError`,
+/// other lifecycle errors → `RuntimeError`, a `PythonError` → its own exception object.
+/// PRECONDITION: the GIL is held.
+func setPythonException(for error: Error, module: PyObjectPointer? = nil) {
+    switch error {
+    case let error as LoaderError:
+        var type = pyl_ExcRuntimeError()
+        switch error {
+        case .closed:
+            if let module, let closedType = PyObject_GetAttrString(module, "LoaderClosedError") {
+                PyErr_SetString(closedType, error.description)
+                Py_DecRef(closedType)
+                return
+            }
+            PyErr_Clear()
+            type = pyl_ExcImportError()
+        case .invalidName, .duplicateName, .invalidPath, .invalidArgument:
+            type = pyl_ExcValueError()
+        default:
+            break
+        }
+        PyErr_SetString(type, error.description)
+    case let error as PythonError:
+        if let exception = error.exception, let pointer = exception.pointer {
+            PyErr_SetObject(UnsafeMutableRawPointer(pyl_TypeOf(pointer)).assumingMemoryBound(to: PyObject.self), pointer)
+        } else {
+            PyErr_SetString(pyl_ExcRuntimeError(), error.description)
+        }
+    case is PendingPythonException:
+        if PyErr_Occurred() == nil {
+            PyErr_SetString(pyl_ExcSystemError(), "PyLoader lost a pending exception")
+        }
+    default:
+        PyErr_SetString(pyl_ExcRuntimeError(), String(describing: error))
+    }
+}

@@ -1,0 +1,247 @@
+/// The Python half of the `pyloader` module, executed in each interpreter's own
+/// instance of the module. The `_core_*` functions it calls are Swift (see
+/// `PyloaderModule`): this file holds only the Python-facing shapes, no policy.
+/// It is compiled once per process and unmarshalled per interpreter.
+let pyloaderModuleSource = #"""
+"""PyLoader's loader tree, seen from Python.
+
+Every interpreter (loader) has its own instance of this module. A Loader object
+is a handle to a loader by identity; calling into another loader runs the code
+in that loader's interpreter, and its exceptions reach the caller unchanged.
+"""
+
+__all__ = ["Loader", "LoaderClosedError", "current", "root", "get", "loaders",
+           "context", "context_loader", "defining_loader"]
+
+
+class LoaderClosedError(RuntimeError):
+    """A closed loader was used."""
+
+
+class Loader:
+    """A node of the loader tree: one interpreter with its own sys.modules."""
+
+    __slots__ = ("_id",)
+
+    def __init__(self, *args, **kwargs):
+        raise TypeError("Loader objects come from pyloader.root(), current(), get() and Loader.child()")
+
+    @property
+    def name(self):
+        """The loader's name ("root" for the root)."""
+        return _core_info(self._id)[0]
+
+    @property
+    def parent(self):
+        """The parent Loader, or None for the root."""
+        parent = _core_info(self._id)[1]
+        return None if parent is None else _wrap(parent)
+
+    @property
+    def children(self):
+        """The live children, in creation order (a tuple)."""
+        return tuple(_wrap(i) for i in _core_info(self._id)[2])
+
+    @property
+    def paths(self):
+        """The folders on this loader's sys.path after the standard library (a tuple)."""
+        return _core_info(self._id)[3]
+
+    @property
+    def delegation(self):
+        """"parent-first" or "child-first"."""
+        return _core_info(self._id)[4]
+
+    @property
+    def shared(self):
+        """Top-level names always taken from the parent (a tuple)."""
+        return _core_info(self._id)[5]
+
+    @property
+    def local(self):
+        """Top-level names never taken from the parent (a tuple)."""
+        return _core_info(self._id)[6]
+
+    @property
+    def closed(self):
+        """Whether the loader has been closed."""
+        return _core_closed(self._id)
+
+    def child(self, name, paths=(), delegation="parent-first", shared=(), local=()):
+        """Make a child loader with its own sub-interpreter."""
+        return _wrap(_core_child(self._id, name, tuple(paths), delegation, tuple(shared), tuple(local)))
+
+    def exec(self, source):
+        """Run source in this loader's __main__ namespace."""
+        _core_exec(self._id, source)
+
+    def eval(self, expression):
+        """Evaluate an expression in this loader's __main__ namespace."""
+        return _core_eval(self._id, expression)
+
+    def import_module(self, name):
+        """Import a module in this loader (by its delegation rules) and return it."""
+        return _core_import(self._id, name)
+
+    def run_main(self, path, argv=None):
+        """Run a script as this loader's __main__; return its exit status.
+
+        argv is the whole sys.argv for the run (argv[0] included); default [path].
+        """
+        return _core_run_main(self._id, path, None if argv is None else list(argv))
+
+    def which(self, module_name):
+        """The Loader that defines module_name when imported from here, or None."""
+        found = _core_which(self._id, module_name)
+        return None if found is None else _wrap(found)
+
+    def close(self):
+        """Close this loader and its descendants (deepest first)."""
+        _core_close(self._id)
+
+    def __eq__(self, other):
+        return isinstance(other, Loader) and other._id == self._id
+
+    def __hash__(self):
+        return hash(("pyloader.Loader", self._id))
+
+    def __repr__(self):
+        name, closed = _core_name(self._id)
+        return f"<pyloader.Loader {name!r}{' (closed)' if closed else ''}>"
+
+
+def _wrap(loader_id):
+    loader = object.__new__(Loader)
+    loader._id = loader_id
+    return loader
+
+
+def current():
+    """The loader whose interpreter runs the caller."""
+    return _wrap(_ID)
+
+
+def root():
+    """The root loader (the main interpreter)."""
+    return _wrap(_core_root())
+
+
+def get(name):
+    """The live loader with this name; KeyError if there is none."""
+    found = _core_find(name)
+    if found is None:
+        raise KeyError(name)
+    return _wrap(found)
+
+
+def loaders():
+    """Every live loader, root first, parents before children."""
+    return [_wrap(i) for i in _core_ids()]
+
+
+class context:
+    """Set the thread's context loader for a with block (Java's setContextClassLoader).
+
+    While it is set, absolute imports on this thread run in that loader; relative
+    imports ignore it. Nestable; thread-local.
+    """
+
+    __slots__ = ("_loader",)
+
+    def __init__(self, loader):
+        if not isinstance(loader, Loader):
+            raise TypeError(f"context() takes a pyloader.Loader, not {type(loader).__name__}")
+        self._loader = loader
+
+    def __enter__(self):
+        _core_context_push(self._loader._id)
+        return self._loader
+
+    def __exit__(self, *exc_info):
+        _core_context_pop(self._loader._id)
+        return False
+
+
+def context_loader():
+    """The thread's context loader, else current()."""
+    found = _core_context_id()
+    return current() if found is None else _wrap(found)
+
+
+def defining_loader(obj):
+    """The loader whose interpreter defined a module, function or class (None if unknown)."""
+    found = _core_defining(obj)
+    return None if found is None else _wrap(found)
+"""#
+
+/// The import-system half of `pyloader`: the finder every child loader has first
+/// on `sys.meta_path`, and the legacy-protocol loader for delegated modules.
+let pyloaderFinderSource = #"""
+
+
+class _DelegatedLoader:
+    """Hands a child the very module object its defining loader holds.
+
+    It implements only the legacy load_module() protocol on purpose: with
+    exec_module(), importlib would set the module's __spec__ and __loader__ to
+    this child's spec, modifying the defining loader's module.
+    """
+
+    __slots__ = ("_definer",)
+
+    def __init__(self, definer):
+        self._definer = definer
+
+    def load_module(self, fullname):
+        return _core_load(fullname, _ID, self._definer)
+
+    def __repr__(self):
+        return f"<pyloader delegated loader, defined by {_core_name(self._definer)[0]!r}>"
+
+
+class _DelegatingFinder:
+    """First on sys.meta_path of every child loader: decides, by the loader's
+    delegation rules, whether a name is loaded here (None: the next finders
+    look) or taken from the loader that defines it."""
+
+    @staticmethod
+    def find_spec(fullname, path=None, target=None):
+        found = _core_find_spec(fullname, _ID)
+        if found is None:
+            return None
+        if target is not None:
+            raise ImportError(f"cannot reload {fullname!r} in loader {_core_name(_ID)[0]!r}: "
+                              f"it is delegated to loader {_core_name(found[0])[0]!r}; reload it there",
+                              name=fullname)
+        spec = _ModuleSpec(fullname, _DelegatedLoader(found[0]), origin=found[1], is_package=found[2])
+        spec.has_location = found[1] is not None
+        return spec
+
+    @staticmethod
+    def invalidate_caches():
+        pass
+
+
+def _own_find_spec(name):
+    """The spec this loader's own finders give for a top-level name (delegation aside)."""
+    import sys
+    for finder in sys.meta_path:
+        if finder is _DelegatingFinder:
+            continue
+        find_spec = getattr(finder, "find_spec", None)
+        if find_spec is None:
+            continue
+        spec = find_spec(name, None)
+        if spec is not None:
+            return spec
+    return None
+
+
+def _install_finder():
+    import sys
+    if _DelegatingFinder not in sys.meta_path:
+        sys.meta_path.insert(0, _DelegatingFinder)
+
+
+from _frozen_importlib import ModuleSpec as _ModuleSpec
+"""#

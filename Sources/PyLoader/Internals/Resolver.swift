@@ -1,0 +1,314 @@
+import CPython
+import CPyLoader
+
+/// A Python exception is already set in the current thread state; the caller
+/// (a Python-facing adapter) leaves it there.
+struct PendingPythonException: Error {}
+
+/// Import delegation between loaders: the one place that decides which loader
+/// provides a module. Every child has `pyloader._DelegatingFinder` first on its
+/// `sys.meta_path`; the finder asks `findSpec`, and for a delegated name the
+/// import system then calls `loadDelegated`.
+enum Resolver {
+    enum Decision {
+        /// Loaded by this loader's own finders (standard library, its paths).
+        case local
+        /// Taken from the loader that defines it: the very module object it holds.
+        case delegated(Loader)
+    }
+
+    /// Decides where `fullName`, imported in `loader`, comes from.
+    ///
+    /// For a module `M` with top-level name `T`, in loader `L` with parent `P`:
+    /// 1. Already in `L`'s `sys.modules`: the import system returns it before asking.
+    /// 2. `T` in the standard library (`sys.stdlib_module_names`, builtins) and not in
+    ///    `L.shared`: local (every loader has its own standard library).
+    /// 3. `T` in `L.local`: local. `T` in `L.shared`: from `P`, or a
+    ///    `ModuleNotFoundError` naming the chain when `P` cannot provide it.
+    /// 4. Parent-first: from `P` if `P` (by its own rules, recursively) can provide `T`;
+    ///    otherwise local.
+    /// 5. Child-first: local if `L`'s own paths have `T`; otherwise from `P` if it can.
+    /// 6. A package is one unit: a submodule `T.x` follows wherever `T` came from.
+    ///
+    /// PRECONDITION: the GIL is held and `loader`'s thread state is current.
+    static func decide(_ fullName: String, in loader: Loader) throws -> Decision {
+        guard let parent = loader.parent else { return .local }
+        let top = topLevelName(fullName)
+        if top != fullName {                                                     // 6
+            return loader.delegatedNames[top].map(Decision.delegated) ?? .local
+        }
+        if Runtime.standardLibraryNames.contains(top) && !loader.shared.contains(top) {   // 2
+            return .local
+        }
+        if loader.local.contains(top) { return .local }                          // 3
+        if loader.shared.contains(top) {
+            guard let definer = try parent.provider(of: top) else {
+                throw moduleNotFound(top, sharedBy: loader)
+            }
+            return .delegated(definer)
+        }
+        switch loader.delegation {
+        case .parentFirst:                                                       // 4
+            return try parent.provider(of: top).map(Decision.delegated) ?? .local
+        case .childFirst:                                                        // 5
+            if try loader.hasOwn(top) { return .local }
+            return try parent.provider(of: top).map(Decision.delegated) ?? .local
+        }
+    }
+
+    /// `_DelegatingFinder.find_spec`: None for a local name, else
+    /// `(defining loader id, origin, is_package)`.
+    /// PRECONDITION: called from `loader`'s finder (its thread state current).
+    static func findSpec(fullName: String, in loader: Loader) throws -> PyObjectPointer? {
+        let decision = try decide(fullName, in: loader)
+        guard case .delegated(let definer) = decision else {
+            if topLevelName(fullName) == fullName { loader.delegatedNames[fullName] = nil }
+            trace(loader, fullName, "local")
+            return Py_NewRef(pyl_None())
+        }
+        let (origin, isPackage) = try definer.withActivated { () -> (String?, Bool) in
+            if let module = moduleInSysModules(fullName) {
+                defer { Py_DecRef(module) }
+                return describe(spec: PyObject_GetAttrString(module, "__spec__"))
+            }
+            guard topLevelName(fullName) == fullName else { return (nil, false) }
+            return describe(spec: try definer.ownSpec(fullName))
+        }
+        trace(loader, fullName, "delegated to '\(definer.name)'", file: origin)
+        guard let tuple = PyTuple_New(3), let id = PyLong_FromLong(definer.id) else { return nil }
+        PyTuple_SetItem(tuple, 0, id)
+        PyTuple_SetItem(tuple, 1, origin.flatMap(makePythonString) ?? Py_NewRef(pyl_None()))
+        PyTuple_SetItem(tuple, 2, Py_NewRef(isPackage ? pyl_True() : pyl_False()))
+        return tuple
+    }
+
+    /// `_DelegatedLoader.load_module`: imports `fullName` in `definer` (by its own
+    /// rules) and puts that very object in `loader`'s `sys.modules`. A failure is
+    /// the defining loader's own exception object, with a note naming both loaders.
+    /// PRECONDITION: `loader`'s thread state is current.
+    static func loadDelegated(fullName: String, in loader: Loader, definer: Loader) throws -> PyObjectPointer? {
+        let module = definer.callMovingException { importInCurrentInterpreter(fullName) }
+        guard let module else {
+            addNoteToPendingException("while importing \(pythonLiteral(fullName)) in loader '\(definer.name)',"
+                                      + " delegated from loader '\(loader.name)'")
+            throw PendingPythonException()
+        }
+        guard let modules = PyImport_GetModuleDict(), PyDict_SetItemString(modules, fullName, module) == 0 else {
+            Py_DecRef(module)
+            throw PendingPythonException()
+        }
+        if topLevelName(fullName) == fullName { loader.delegatedNames[fullName] = definer }
+        return module
+    }
+
+    /// Imports `name` in the interpreter whose thread state is current, whatever the
+    /// thread's context loader (no `builtins.__import__`), and returns the module
+    /// itself (for `a.b`, the submodule). Nil with an exception set on failure.
+    static func importInCurrentInterpreter(_ name: String) -> PyObjectPointer? {
+        guard let nameObject = makePythonString(name) else { return nil }
+        defer { Py_DecRef(nameObject) }
+        guard let top = PyImport_ImportModuleLevelObject(nameObject, nil, nil, nil, 0) else { return nil }
+        Py_DecRef(top)
+        guard let module = PyImport_GetModule(nameObject) else {
+            if PyErr_Occurred() == nil {
+                PyErr_SetImportError(makePythonString("import of \(name) left no module in sys.modules"), nameObject, nil)
+            }
+            return nil
+        }
+        return module
+    }
+
+    // MARK: Which loader defines what
+
+    /// The loader that defines `fullName` when it is imported from `loader`, or nil.
+    /// For a submodule not yet imported, the loader of its top-level package.
+    /// PRECONDITION: `loader`'s thread state is current.
+    static func definingLoader(of fullName: String, seenFrom loader: Loader) throws -> Loader? {
+        if let module = moduleInSysModules(fullName) {
+            defer { Py_DecRef(module) }
+            return definingLoader(ofObject: module) ?? loader
+        }
+        let top = topLevelName(fullName)
+        if top != fullName, let module = moduleInSysModules(top) {
+            defer { Py_DecRef(module) }
+            return definingLoader(ofObject: module) ?? loader
+        }
+        return try loader.provider(of: top)
+    }
+
+    /// The loader whose interpreter defined a module, function, method or class:
+    /// the one whose builtins its globals use. Nil when it cannot be told.
+    /// PRECONDITION: the GIL is held.
+    static func definingLoader(ofObject object: PyObjectPointer) -> Loader? {
+        guard let globals = globalsOf(object) else { return nil }
+        defer { Py_DecRef(globals) }
+        guard var builtins = PyDict_GetItemString(globals, "__builtins__") else { return nil }
+        if pyl_IsModule(builtins) != 0, let dict = PyModule_GetDict(builtins) { builtins = dict }
+        return Loader.registry.all.first { $0.builtinsDictionary == builtins }
+    }
+
+    /// The globals dict that code of `object` runs with (new reference), or nil.
+    private static func globalsOf(_ object: PyObjectPointer) -> PyObjectPointer? {
+        if pyl_IsModule(object) != 0 { return PyModule_GetDict(object).map { Py_NewRef($0) } }
+        if let globals = PyObject_GetAttrString(object, "__globals__") {
+            if pyl_IsDict(globals) != 0 { return globals }
+            Py_DecRef(globals)
+        }
+        PyErr_Clear()
+        for attribute in ["__func__", "fget", "__wrapped__"] {
+            if let inner = PyObject_GetAttrString(object, attribute) {
+                defer { Py_DecRef(inner) }
+                if inner != object, let globals = globalsOf(inner) { return globals }
+            } else {
+                PyErr_Clear()
+            }
+        }
+        if pyl_IsType(object) != 0, let dict = PyObject_GetAttrString(object, "__dict__") {
+            defer { Py_DecRef(dict) }
+            if let values = PyMapping_Values(dict) {
+                defer { Py_DecRef(values) }
+                for index in 0..<PyList_Size(values) {
+                    if let value = PyList_GetItem(values, index), pyl_IsType(value) == 0,
+                       let globals = globalsOf(value) {
+                        return globals
+                    }
+                }
+            }
+            PyErr_Clear()
+        }
+        return nil
+    }
+
+    // MARK: Per-loader set-up
+
+    /// Imports `pyloader` in a new child and puts its finder first on `sys.meta_path`.
+    static func installFinder(in loader: Loader) throws {
+        let module = try loader.pyloader()
+        guard let install = PyObject_GetAttrString(module, "_install_finder"),
+              let result = PyObject_CallNoArgs(install) else {
+            throw PythonError.fetch(in: loader)
+        }
+        Py_DecRef(install)
+        Py_DecRef(result)
+    }
+
+    /// Drops what PyLoader holds for a closing loader. PRECONDITION: its thread state is current.
+    static func forget(_ loader: Loader) {
+        Py_DecRef(loader.pyloaderModule)
+        loader.pyloaderModule = nil
+        loader.delegatedNames.removeAll()
+        for other in Loader.registry.all {
+            other.delegatedNames = other.delegatedNames.filter { $0.value !== loader }
+        }
+    }
+
+    // MARK: Helpers
+
+    static func topLevelName(_ fullName: String) -> String {
+        guard let dot = fullName.firstIndex(of: ".") else { return fullName }
+        return String(fullName[..<dot])
+    }
+
+    /// `sys.modules.get(name)` of the current interpreter (new reference), nil when
+    /// missing or `None` (an import blocked on purpose).
+    static func moduleInSysModules(_ name: String) -> PyObjectPointer? {
+        guard let modules = PyImport_GetModuleDict(), let module = PyDict_GetItemString(modules, name),
+              module != pyl_None() else { return nil }
+        return Py_NewRef(module)
+    }
+
+    /// `(spec.origin, spec.submodule_search_locations is not None)`; consumes `spec`.
+    private static func describe(spec: PyObjectPointer?) -> (String?, Bool) {
+        guard let spec, spec != pyl_None() else { Py_DecRef(spec); PyErr_Clear(); return (nil, false) }
+        defer { Py_DecRef(spec) }
+        var origin: String?
+        if let value = PyObject_GetAttrString(spec, "origin") {
+            origin = String(pythonString: value)
+            Py_DecRef(value)
+        }
+        var isPackage = false
+        if let locations = PyObject_GetAttrString(spec, "submodule_search_locations") {
+            isPackage = locations != pyl_None()
+            Py_DecRef(locations)
+        }
+        PyErr_Clear()
+        return (origin, isPackage)
+    }
+
+    private static func moduleNotFound(_ top: String, sharedBy loader: Loader) -> Error {
+        var chain: [String] = []
+        var next: Loader? = loader
+        while let current = next { chain.append(current.name); next = current.parent }
+        let message = "No module named \(pythonLiteral(top)): it is shared in loader '\(loader.name)'"
+            + " and its parent '\(loader.parent?.name ?? "")' cannot provide it (searched \(chain.dropFirst().joined(separator: " -> ")))"
+        let messageObject = makePythonString(message)
+        let nameObject = makePythonString(top)
+        PyErr_SetImportErrorSubclass(pyl_ExcModuleNotFoundError(), messageObject, nameObject, nil)
+        Py_DecRef(messageObject)
+        Py_DecRef(nameObject)
+        return PendingPythonException()
+    }
+
+    /// `exc.add_note(note)` on the pending exception (PEP 678, 3.11).
+    private static func addNoteToPendingException(_ note: String) {
+        var type: PyObjectPointer?, value: PyObjectPointer?, traceback: PyObjectPointer?
+        PyErr_Fetch(&type, &value, &traceback)
+        PyErr_NormalizeException(&type, &value, &traceback)
+        if let value, let noteObject = makePythonString(note) {
+            if let addNote = PyObject_GetAttrString(value, "add_note") {
+                if let result = PyObject_CallOneArg(addNote, noteObject) { Py_DecRef(result) }
+                Py_DecRef(addNote)
+            }
+            Py_DecRef(noteObject)
+            PyErr_Clear()
+        }
+        if let value, let traceback { PyException_SetTraceback(value, traceback) }
+        PyErr_Restore(type, value, traceback)
+    }
+}
+
+extension Loader {
+    /// The loader that would define top-level `name` if this loader imported it
+    /// (by its own rules, recursively up the chain), or nil if it cannot.
+    func provider(of name: String) throws -> Loader? {
+        try withActivated {
+            if let module = Resolver.moduleInSysModules(name) {                   // 1
+                Py_DecRef(module)
+                return delegatedNames[name] ?? self
+            }
+            switch try Resolver.decide(name, in: self) {
+            case .delegated(let definer): return definer
+            case .local: return try hasOwn(name) ? self : nil
+            }
+        }
+    }
+
+    /// Whether this loader's own finders (not delegation) find top-level `name`.
+    func hasOwn(_ name: String) throws -> Bool {
+        let spec = try ownSpec(name)
+        defer { Py_DecRef(spec) }
+        return spec != pyl_None()
+    }
+
+    /// `pyloader._own_find_spec(name)` in this loader (new reference; `None` when not found).
+    func ownSpec(_ name: String) throws -> PyObjectPointer {
+        try withActivated {
+            let module = try pyloader()
+            guard let function = PyObject_GetAttrString(module, "_own_find_spec") else { throw PendingPythonException() }
+            defer { Py_DecRef(function) }
+            guard let nameObject = makePythonString(name) else { throw PendingPythonException() }
+            defer { Py_DecRef(nameObject) }
+            guard let spec = PyObject_CallOneArg(function, nameObject) else { throw PendingPythonException() }
+            return spec
+        }
+    }
+
+    /// This interpreter's `pyloader` module, imported on first use (borrowed).
+    /// PRECONDITION: activated in this loader.
+    func pyloader() throws -> PyObjectPointer {
+        if let pyloaderModule { return pyloaderModule }
+        guard let module = Resolver.importInCurrentInterpreter("pyloader") else { throw PythonError.fetch(in: self) }
+        pyloaderModule = module
+        return module
+    }
+}

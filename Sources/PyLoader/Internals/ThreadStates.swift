@@ -1,0 +1,115 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CPython
+import CPyLoader
+
+/// One OS thread's thread state in one loader's interpreter.
+///
+/// - Made on the thread's first entry into the loader, reused afterwards.
+/// - Deleted when the loader closes (by the closing thread) or when the thread ends.
+/// - `tstate` and `depth` are read and written only with the GIL held.
+final class LoaderThreadState {
+    unowned let thread: ThreadRecord
+    let loader: Loader
+    /// nil once deleted (the loader closed or the thread ended).
+    var tstate: ThreadStatePointer?
+    /// How many activations of this loader are running on this thread right now.
+    var depth = 0
+
+    init(thread: ThreadRecord, loader: Loader, tstate: ThreadStatePointer) {
+        self.thread = thread
+        self.loader = loader
+        self.tstate = tstate
+    }
+}
+
+/// Everything PyLoader keeps for one OS thread.
+///
+/// Lifetime rules:
+/// - Made on the thread's first call into PyLoader; owned by the thread (a
+///   pthread key), released when the thread ends.
+/// - `carrier` is the thread's thread state in the *main* interpreter. The thread
+///   takes the GIL through it and then swaps to the loader it enters, so a thread
+///   never waits for the GIL on a thread state that a `close()` could delete. It is
+///   made before any sub-interpreter thread state of this thread, so the
+///   `PyGILState_*` API (which assumes the main interpreter) binds to it.
+final class ThreadRecord {
+    let carrier: ThreadStatePointer
+    /// > 0 while this thread holds the GIL through PyLoader, or runs inside a
+    /// Python-to-Swift call. Only this thread reads or writes it.
+    var gilDepth = 0
+    /// This thread's thread states, by loader id. Only this thread reads or writes
+    /// the dictionary; the entries' fields are guarded by the GIL.
+    var states: [Int: LoaderThreadState] = [:]
+    /// The thread's context loaders, innermost last (Java's context class loader).
+    var contextStack: [Loader] = []
+
+    private init(carrier: ThreadStatePointer) {
+        self.carrier = carrier
+    }
+
+    /// The calling thread's record, made on first use.
+    static var current: ThreadRecord {
+        @inline(__always) get {
+            if let raw = pyl_GetThreadRecord() {
+                return Unmanaged<ThreadRecord>.fromOpaque(raw).takeUnretainedValue()
+            }
+            return makeCurrent(adopting: nil)
+        }
+    }
+
+    /// Makes the calling thread's record. `adopting` is the thread state that
+    /// `Py_Initialize` made for the thread that starts the runtime.
+    @discardableResult
+    static func makeCurrent(adopting tstate: ThreadStatePointer?) -> ThreadRecord {
+        // PyThreadState_New needs no GIL in 3.11 (it takes the runtime's HEAD_LOCK).
+        let carrier = tstate ?? PyThreadState_New(Runtime.mainInterpreter)!
+        let record = ThreadRecord(carrier: carrier)
+        let raw = Unmanaged.passRetained(record).toOpaque()
+        pyl_SetThreadRecord(raw)
+        pthread_setspecific(threadExitKey, raw)
+        return record
+    }
+
+    /// Runs when an OS thread ends: deletes its thread states in every loader and
+    /// its carrier. Nothing to do once CPython is finalized (it freed them all).
+    fileprivate static func threadEnded(_ raw: UnsafeMutableRawPointer) {
+        let record = Unmanaged<ThreadRecord>.fromOpaque(raw).takeRetainedValue()
+        pyl_SetThreadRecord(nil)
+        guard Runtime.isRunning, record.gilDepth == 0 else { return }
+        PyEval_RestoreThread(record.carrier)
+        for state in record.states.values {
+            guard let tstate = state.tstate, tstate != record.carrier else { continue }
+            state.loader.forget(state)
+            PyThreadState_Swap(tstate)
+            PyThreadState_Clear(tstate)
+            PyThreadState_Swap(record.carrier)
+            PyThreadState_Delete(tstate)
+            state.tstate = nil
+        }
+        record.states.removeAll()
+        PyThreadState_Clear(record.carrier)
+        PyThreadState_DeleteCurrent()
+    }
+}
+
+/// The pthread key whose destructor cleans up after a thread that used PyLoader.
+private let threadExitKey: pthread_key_t = {
+    var key = pthread_key_t()
+    pthread_key_create(&key) { raw in
+        if let raw { ThreadRecord.threadEnded(raw) }
+    }
+    return key
+}()
+
+/// Marks the calling thread as holding the GIL for the duration of a
+/// Python-to-Swift call (CPython called one of our C functions, so the GIL is
+/// held and the current thread state is accurate).
+@inline(__always)
+func enteredFromPython<R>(_ body: (ThreadRecord) throws -> R) rethrows -> R {
+    let thread = ThreadRecord.current
+    thread.gilDepth += 1
+    defer { thread.gilDepth -= 1 }
+    return try body(thread)
+}

@@ -1,0 +1,379 @@
+import CPython
+import CPyLoader
+
+/// A node of the loader tree: one CPython interpreter with its own `sys.modules`,
+/// `sys.path` and builtins. The root owns the main interpreter; every other
+/// loader owns a sub-interpreter made by `Py_NewInterpreter`.
+///
+/// Imports in a child are routed by its `delegation`, `shared` and `local`
+/// rules (see `Delegation`); whenever execution crosses from one loader into
+/// another, the calling thread's thread state is swapped, so code always imports
+/// into the interpreter it belongs to.
+///
+/// Any thread may call any loader at any time. Every method that runs Python code
+/// takes the GIL for the duration and gives it back afterwards.
+public final class Loader: @unchecked Sendable {
+    enum Lifecycle { case open, closing, closed }
+
+    /// The loader's name: `"root"` for the root, unique among live loaders.
+    public let name: String
+    /// The parent loader; nil for the root.
+    public let parent: Loader?
+    /// The folders this loader adds to the standard library on its `sys.path`, absolute.
+    public let paths: [String]
+    /// Whether the parent or the loader's own paths are asked first.
+    public let delegation: Delegation
+    /// Top-level module names always taken from the parent.
+    public let shared: [String]
+    /// Top-level module names never taken from the parent.
+    public let local: [String]
+
+    let id: Int
+    let interpreter: InterpreterPointer
+
+    // Guarded by the GIL.
+    /// Every thread's thread state in this interpreter that PyLoader made.
+    var threadStates: [LoaderThreadState] = []
+    /// The most recently made live handle (an intrusive list through `PythonObject`).
+    var newestHandle: Unmanaged<PythonObject>?
+    /// `builtins.__import__` of this interpreter (a strong reference), or nil.
+    var importHook: PyObjectPointer?
+    /// How many threads have this loader as a context loader right now.
+    var contextUses = 0
+    /// This interpreter's `pyloader` module (a strong reference), once imported by PyLoader.
+    var pyloaderModule: PyObjectPointer?
+    /// This interpreter's builtins dict (borrowed: it lives as long as the interpreter).
+    var builtinsDictionary: PyObjectPointer?
+    /// Top-level names this loader took from another loader, and from which.
+    var delegatedNames: [String: Loader] = [:]
+
+    // Written with the GIL and the registry lock held; read under either.
+    private var _children: [Loader] = []
+    private var _lifecycle = Lifecycle.open
+
+    static let registry = LoaderRegistry()
+
+    init(rootWithInterpreter interpreter: InterpreterPointer, paths: [String]) {
+        self.name = "root"
+        self.parent = nil
+        self.paths = paths
+        self.delegation = .parentFirst
+        self.shared = []
+        self.local = []
+        self.id = Loader.registry.makeID()
+        self.interpreter = interpreter
+    }
+
+    private init(name: String, parent: Loader, interpreter: InterpreterPointer, paths: [String],
+                 delegation: Delegation, shared: [String], local: [String]) {
+        self.name = name
+        self.parent = parent
+        self.paths = paths
+        self.delegation = delegation
+        self.shared = shared
+        self.local = local
+        self.id = Loader.registry.makeID()
+        self.interpreter = interpreter
+    }
+
+    // MARK: The tree
+
+    /// The root loader, which owns CPython's main interpreter. The first use starts
+    /// CPython (once per process) with the options given to `configure(_:)`.
+    public static var root: Loader {
+        get throws { try Runtime.root() }
+    }
+
+    /// Sets how CPython will be started. Call it before the first use of `root`;
+    /// afterwards it only accepts the options already in force.
+    public static func configure(_ options: RuntimeOptions) throws {
+        try Runtime.configure(options)
+    }
+
+    /// The live loader with this name, or nil.
+    public static func named(_ name: String) -> Loader? {
+        registry.loader(named: name)
+    }
+
+    /// The live children, in creation order.
+    public var children: [Loader] {
+        Loader.registry.lock.withLock { _children }
+    }
+
+    /// Whether `close()` has finished for this loader.
+    public var isClosed: Bool {
+        Loader.registry.lock.withLock { _lifecycle == .closed }
+    }
+
+    var lifecycle: Lifecycle {
+        get { Loader.registry.lock.withLock { _lifecycle } }
+        set { Loader.registry.lock.withLock { _lifecycle = newValue } }
+    }
+
+    /// Every live loader of the subtree rooted here, parents before children.
+    var subtree: [Loader] {
+        [self] + children.flatMap(\.subtree)
+    }
+
+    /// Makes a child loader with its own sub-interpreter.
+    ///
+    /// - Parameters:
+    ///   - name: Unique among live loaders; matches `[A-Za-z0-9][A-Za-z0-9_.-]*`; not `root`.
+    ///   - paths: Existing folders for the child's `sys.path`, after the standard library
+    ///     (relative ones are resolved against the current folder). A folder holding
+    ///     `.pth` files has them processed, as `site.addsitedir` would.
+    ///   - delegation: Whether the parent or the child's own paths are asked first.
+    ///   - shared: Top-level names always taken from the parent.
+    ///   - local: Top-level names never taken from the parent.
+    /// - Throws: `LoaderError` for a bad name, path or list, or a closed parent;
+    ///   `PythonError` when the new interpreter cannot be set up.
+    public func child(_ name: String, paths: [String] = [], delegation: Delegation = .parentFirst,
+                      shared: [String] = [], local: [String] = []) throws -> Loader {
+        try Loader.validateName(name)
+        let folders = try paths.map(validatedFolder)
+        try Loader.validateModuleNames(shared, key: "shared")
+        try Loader.validateModuleNames(local, key: "local")
+        if let both = shared.first(where: local.contains) {
+            throw LoaderError.invalidArgument("'\(both)' cannot be both shared and local")
+        }
+        try Loader.registry.reserve(name)
+        defer { Loader.registry.unreserve(name) }
+        return try withActivated {
+            let thread = ThreadRecord.current
+            let previous = pyl_CurrentThreadState()
+            guard let tstate = Py_NewInterpreter() else {
+                PyThreadState_Swap(previous)
+                if PyErr_Occurred() != nil { PyErr_Clear() }
+                throw LoaderError.runtime("Py_NewInterpreter failed for '\(name)'")
+            }
+            defer { PyThreadState_Swap(previous) }
+            // Py_NewInterpreter returns with the new thread state current: it becomes
+            // this thread's thread state in the new loader.
+            let loader = Loader(name: name, parent: self, interpreter: tstate.pointee.interp, paths: folders,
+                                delegation: delegation, shared: shared, local: local)
+            let state = LoaderThreadState(thread: thread, loader: loader, tstate: tstate)
+            thread.states[loader.id] = state
+            loader.threadStates.append(state)
+            Loader.registry.add(loader)
+            do {
+                state.depth += 1
+                defer { state.depth -= 1 }
+                try InterpreterSetup.configure(loader, systemSitePackages: false)
+            } catch {
+                loader.endInterpreter(current: state)
+                throw error
+            }
+            Loader.registry.lock.withLock { _children.append(loader) }
+            return loader
+        }
+    }
+
+    // MARK: Running code
+
+    /// Runs `source` as a module body in this loader's `__main__` namespace.
+    /// - Throws: `PythonError` for an exception raised by the code; `LoaderError.closed`.
+    public func exec(_ source: String) throws {
+        try withActivated {
+            let globals = try mainNamespace()
+            guard let result = PyRun_StringFlags(source, Py_file_input, globals, globals, nil) else {
+                throw PythonError.fetch(in: self)
+            }
+            Py_DecRef(result)
+        }
+    }
+
+    /// Evaluates one expression in this loader's `__main__` namespace.
+    /// - Returns: A handle to the result, owned by this loader.
+    public func eval(_ expression: String) throws -> PythonObject {
+        try withActivated {
+            let globals = try mainNamespace()
+            guard let result = PyRun_StringFlags(expression, Py_eval_input, globals, globals, nil) else {
+                throw PythonError.fetch(in: self)
+            }
+            return PythonObject(newReference: result, loader: self)
+        }
+    }
+
+    /// Imports a module (dotted names allowed) in this loader, by its delegation rules.
+    /// - Returns: The module (for `a.b`, the submodule `a.b`).
+    public func importModule(_ name: String) throws -> PythonObject {
+        try withActivated {
+            guard let module = PyImport_ImportModule(name) else { throw PythonError.fetch(in: self) }
+            return PythonObject(newReference: module, loader: self)
+        }
+    }
+
+    /// Runs a script as this loader's `__main__`, like `python path args...`.
+    ///
+    /// `sys.argv` becomes `[path] + arguments` and the script's folder comes first on
+    /// `sys.path` for the run. `SystemExit` gives the status (`None` → 0, an int →
+    /// that int, anything else is printed to `sys.stderr` → 1); any other uncaught
+    /// exception prints its traceback to `sys.stderr` and gives 1 (`KeyboardInterrupt`: 130).
+    /// A script that cannot be read gives 1 after printing why.
+    /// - Returns: The exit status.
+    /// - Throws: `LoaderError` only (a closed loader); never for the script's own exceptions.
+    public func runMain(path: String, arguments: [String] = []) throws -> Int32 {
+        try withActivated { try MainProgram.run(.script(path: path), arguments: arguments, in: self) }
+    }
+
+    /// Runs source text as `__main__`, like `python -c code args...` (`sys.argv[0]` is `"-c"`).
+    public func runMain(code: String, arguments: [String] = []) throws -> Int32 {
+        try withActivated { try MainProgram.run(.code(code), arguments: arguments, in: self) }
+    }
+
+    /// Runs a module as `__main__`, like `python -m module args...`.
+    public func runMain(module: String, arguments: [String] = []) throws -> Int32 {
+        try withActivated { try MainProgram.run(.module(module), arguments: arguments, in: self) }
+    }
+
+    /// The loader that defines `module` when it is imported from this loader, or nil
+    /// when no loader can provide it. Does not import anything.
+    public func which(_ module: String) throws -> Loader? {
+        try withActivated { try Resolver.definingLoader(of: module, seenFrom: self) }
+    }
+
+    // MARK: Closing
+
+    /// Closes this loader: its descendants first (deepest first), then its own
+    /// interpreter, after releasing its live handles and deleting every thread's
+    /// thread state in it. Closing a closed loader does nothing.
+    ///
+    /// Non-daemon threads that code in the loader started are joined, for at most
+    /// `threadJoinTimeout` seconds in all.
+    ///
+    /// - Throws: `LoaderError.cannotCloseRoot`; `.closingFromInside` when called from
+    ///   code running in this loader or a descendant; `.busy` when another thread is
+    ///   running code in it, a thread it started is still alive (daemon threads
+    ///   included), or it is some thread's context loader. Nothing is closed then.
+    public func close() throws {
+        guard parent != nil else { throw LoaderError.cannotCloseRoot }
+        let root = try Loader.root
+        try root.withActivated {
+            try closeHoldingGIL(thread: ThreadRecord.current)
+        }
+    }
+
+    /// How long `close()` waits for non-daemon threads started in the loader.
+    public static let threadJoinTimeout = 5.0
+
+    /// PRECONDITION: the GIL is held.
+    func closeHoldingGIL(thread: ThreadRecord) throws {
+        guard lifecycle != .closed else { return }
+        try checkClosable(from: thread)
+        for child in children.reversed() {
+            try child.closeHoldingGIL(thread: thread)
+        }
+        try endInterpreterRefusingBusyThreads(thread: thread)
+    }
+
+    /// Refuses to close this subtree from inside it, or while it is in use elsewhere.
+    private func checkClosable(from thread: ThreadRecord) throws {
+        let loaders = subtree
+        let current = pyl_CurrentThreadState()
+        for loader in loaders {
+            if (thread.states[loader.id]?.depth ?? 0) > 0 || current?.pointee.interp == loader.interpreter {
+                throw LoaderError.closingFromInside(loader: name, caller: loader.name)
+            }
+        }
+        for loader in loaders {
+            if loader.threadStates.contains(where: { $0.thread !== thread && $0.depth > 0 }) {
+                throw LoaderError.busy(loader: name, reason: "code is running in '\(loader.name)' on another thread")
+            }
+            if loader.contextUses > 0 {
+                throw LoaderError.busy(loader: name, reason: "'\(loader.name)' is the context loader of a running thread")
+            }
+        }
+    }
+
+    /// Ends this loader's interpreter, unless threads its code started are still
+    /// alive after joining them. PRECONDITION: the GIL is held; no descendants are open.
+    private func endInterpreterRefusingBusyThreads(thread: ThreadRecord) throws {
+        let previous = pyl_CurrentThreadState()
+        let state = try threadState(on: thread)
+        lifecycle = .closing
+        PyThreadState_Swap(state.tstate)
+        InterpreterSetup.runExitFunctions()
+        let alive = InterpreterSetup.joinThreads(in: self, timeout: Loader.threadJoinTimeout)
+        if alive > 0 {
+            PyThreadState_Swap(previous)
+            lifecycle = .open
+            throw LoaderError.busy(loader: name, reason: "\(alive) thread(s) it started are still running"
+                                   + " (daemon threads are not stopped by close)")
+        }
+        endInterpreter(current: state)
+        PyThreadState_Swap(previous)
+    }
+
+    /// Releases everything of this loader and ends its interpreter.
+    /// PRECONDITION: the GIL is held and `state` (this thread's) is current; no other
+    /// thread runs code in the interpreter. Leaves no thread state current.
+    func endInterpreter(current state: LoaderThreadState) {
+        lifecycle = .closing
+        releaseHandles()
+        for other in threadStates where other !== state {
+            if let tstate = other.tstate {
+                PyThreadState_Clear(tstate)
+                PyThreadState_Delete(tstate)
+                other.tstate = nil
+            }
+        }
+        if let hook = importHook {
+            pyl_DisarmImportHook(hook)
+            Py_DecRef(hook)
+            importHook = nil
+        }
+        Resolver.forget(self)
+        Py_EndInterpreter(state.tstate)
+        state.tstate = nil
+        state.thread.states[id] = nil
+        threadStates.removeAll()
+        Loader.registry.remove(self)
+        Loader.registry.lock.withLock {
+            _lifecycle = .closed
+            parent?._children.removeAll { $0 === self }
+        }
+    }
+
+    /// Drops a thread's state from the list (the thread is ending). PRECONDITION: the GIL is held.
+    func forget(_ state: LoaderThreadState) {
+        threadStates.removeAll { $0 === state }
+    }
+
+    // MARK: Helpers
+
+    /// `__main__.__dict__` of this interpreter (borrowed). PRECONDITION: activated.
+    func mainNamespace() throws -> PyObjectPointer {
+        guard let main = PyImport_AddModule("__main__"), let globals = PyModule_GetDict(main) else {
+            throw PythonError.fetch(in: self)
+        }
+        return globals
+    }
+
+    static func validateName(_ name: String) throws {
+        guard let first = name.unicodeScalars.first else {
+            throw LoaderError.invalidName(name, reason: "empty")
+        }
+        guard name != "root" else { throw LoaderError.invalidName(name, reason: "'root' is reserved for the root loader") }
+        func isAlnum(_ c: Unicode.Scalar) -> Bool {
+            ("a"..."z").contains(c) || ("A"..."Z").contains(c) || ("0"..."9").contains(c)
+        }
+        guard isAlnum(first), name.unicodeScalars.allSatisfy({ isAlnum($0) || $0 == "_" || $0 == "." || $0 == "-" }) else {
+            throw LoaderError.invalidName(name, reason: "must match [A-Za-z0-9][A-Za-z0-9_.-]*")
+        }
+    }
+
+    static func validateModuleNames(_ names: [String], key: String) throws {
+        for name in names {
+            let scalars = name.unicodeScalars
+            let valid = !scalars.isEmpty && !("0"..."9").contains(scalars.first!)
+                && scalars.allSatisfy { $0 == "_" || $0.properties.isAlphabetic || ("0"..."9").contains($0) }
+            guard valid else {
+                throw LoaderError.invalidArgument("\(key): '\(name)' is not a top-level module name")
+            }
+        }
+    }
+}
+
+extension Loader: CustomStringConvertible {
+    public var description: String { "Loader(\(name))" }
+}

@@ -1,0 +1,247 @@
+import CPython
+import CPyLoader
+
+/// A handle to a Python object that owns one reference and remembers its loader.
+///
+/// In the manner of PythonKit: members by `@dynamicMemberLookup`, calls by
+/// `@dynamicCallable`, conversions to and from Swift values. Unlike PythonKit,
+/// everything that can fail throws instead of trapping, and every use enters the
+/// handle's loader (taking the GIL and swapping the thread state as needed), so a
+/// handle may be used and released on any thread.
+///
+/// Lifetime rules:
+/// - A handle never outlives its loader's interpreter: `close()` releases the
+///   loader's live handles first, and any later use throws `LoaderError.closed`.
+/// - Releasing the last Swift reference decrements the Python reference count in
+///   the handle's loader, on whatever thread that happens.
+@dynamicMemberLookup
+@dynamicCallable
+public final class PythonObject {
+    /// The owned reference; nil once released by the loader's `close()`.
+    /// Read and written only with the GIL held.
+    private(set) var pointer: PyObjectPointer?
+    /// The loader whose interpreter this handle's reference is counted in.
+    public let loader: Loader
+
+    // The loader's intrusive list of live handles, guarded by the GIL.
+    private var older: Unmanaged<PythonObject>?
+    private var newer: Unmanaged<PythonObject>?
+
+    /// Takes ownership of a new reference (CPython's term: the caller's reference
+    /// is transferred to the handle). PRECONDITION: the GIL is held.
+    init(newReference pointer: PyObjectPointer, loader: Loader) {
+        self.pointer = pointer
+        self.loader = loader
+        if let newest = loader.newestHandle {
+            older = newest
+            newest.takeUnretainedValue().newer = Unmanaged.passUnretained(self)
+        }
+        loader.newestHandle = Unmanaged.passUnretained(self)
+    }
+
+    /// Adds a reference to a borrowed one. PRECONDITION: the GIL is held.
+    convenience init(borrowedReference pointer: PyObjectPointer, loader: Loader) {
+        Py_IncRef(pointer)
+        self.init(newReference: pointer, loader: loader)
+    }
+
+    deinit {
+        // The loader's close() already released it, or the loader is gone.
+        try? loader.withActivated {
+            guard let pointer else { return }
+            unlink()
+            self.pointer = nil
+            Py_DecRef(pointer)
+        }
+    }
+
+    /// Removes the handle from its loader's list. PRECONDITION: the GIL is held.
+    private func unlink() {
+        if let newer {
+            newer.takeUnretainedValue().older = older
+        } else if loader.newestHandle?.toOpaque() == Unmanaged.passUnretained(self).toOpaque() {
+            loader.newestHandle = older
+        }
+        older?.takeUnretainedValue().newer = newer
+        older = nil
+        newer = nil
+    }
+
+    /// Drops the reference without decrementing (the interpreter is ending) or with.
+    /// PRECONDITION: the GIL is held and the loader's thread state is current.
+    fileprivate func release() {
+        guard let pointer else { return }
+        unlink()
+        self.pointer = nil
+        Py_DecRef(pointer)
+    }
+
+    /// The live pointer. PRECONDITION: the GIL is held.
+    func livePointer() throws -> PyObjectPointer {
+        guard let pointer else { throw LoaderError.closed(loader: loader.name) }
+        return pointer
+    }
+
+    /// Runs `body` with the loader entered and the live pointer.
+    @inline(__always)
+    func withPointer<R>(_ body: (PyObjectPointer) throws -> R) throws -> R {
+        try loader.withActivated { try body(try livePointer()) }
+    }
+
+    /// Wraps a new reference produced while this handle's loader is active, or
+    /// throws the pending Python exception.
+    @inline(__always)
+    func wrapResult(_ result: PyObjectPointer?) throws -> PythonObject {
+        guard let result else { throw PythonError.fetch(in: loader) }
+        return PythonObject(newReference: result, loader: loader)
+    }
+
+    // MARK: Attributes, items, calls
+
+    /// `getattr(self, name)`.
+    public subscript(dynamicMember name: String) -> PythonObject {
+        get throws { try attribute(name) }
+    }
+
+    /// `getattr(self, name)`.
+    public func attribute(_ name: String) throws -> PythonObject {
+        try withPointer { object in try wrapResult(PyObject_GetAttrString(object, name)) }
+    }
+
+    /// `setattr(self, name, value)`.
+    public func setAttribute(_ name: String, _ value: any PythonConvertible) throws {
+        try withPointer { object in
+            let converted = try value.makePythonReference()
+            defer { Py_DecRef(converted) }
+            guard PyObject_SetAttrString(object, name, converted) == 0 else { throw PythonError.fetch(in: loader) }
+        }
+    }
+
+    /// `hasattr(self, name)`.
+    public func hasAttribute(_ name: String) throws -> Bool {
+        try withPointer { PyObject_HasAttrString($0, name) != 0 }
+    }
+
+    /// `self[key]`.
+    public subscript(key: any PythonConvertible) -> PythonObject {
+        get throws {
+            try withPointer { object in
+                let converted = try key.makePythonReference()
+                defer { Py_DecRef(converted) }
+                return try wrapResult(PyObject_GetItem(object, converted))
+            }
+        }
+    }
+
+    /// `self[key] = value`.
+    public func setItem(_ key: any PythonConvertible, _ value: any PythonConvertible) throws {
+        try withPointer { object in
+            let convertedKey = try key.makePythonReference()
+            defer { Py_DecRef(convertedKey) }
+            let convertedValue = try value.makePythonReference()
+            defer { Py_DecRef(convertedValue) }
+            guard PyObject_SetItem(object, convertedKey, convertedValue) == 0 else { throw PythonError.fetch(in: loader) }
+        }
+    }
+
+    /// `self(*arguments)`.
+    @discardableResult
+    public func dynamicallyCall(withArguments arguments: [any PythonConvertible]) throws -> PythonObject {
+        try call(arguments, keywords: [])
+    }
+
+    /// `self(*positional, **keywords)`; an empty label passes an argument by position.
+    @discardableResult
+    public func dynamicallyCall(withKeywordArguments arguments: KeyValuePairs<String, any PythonConvertible>) throws -> PythonObject {
+        var positional: [any PythonConvertible] = []
+        var keywords: [(String, any PythonConvertible)] = []
+        for (label, value) in arguments {
+            if label.isEmpty {
+                guard keywords.isEmpty else {
+                    throw LoaderError.invalidArgument("positional argument follows keyword argument")
+                }
+                positional.append(value)
+            } else {
+                keywords.append((label, value))
+            }
+        }
+        return try call(positional, keywords: keywords)
+    }
+
+    /// `self(*positional, **keywords)`.
+    @discardableResult
+    public func call(_ positional: [any PythonConvertible] = [], keywords: [(String, any PythonConvertible)] = []) throws -> PythonObject {
+        try withPointer { callable in
+            var references: [PyObjectPointer?] = []
+            references.reserveCapacity(positional.count + keywords.count)
+            defer { references.forEach { Py_DecRef($0) } }
+            for argument in positional { references.append(try argument.makePythonReference()) }
+            for (_, argument) in keywords { references.append(try argument.makePythonReference()) }
+            var names: PyObjectPointer?
+            if !keywords.isEmpty {
+                guard let tuple = makePythonStringTuple(keywords.map(\.0)) else { throw PythonError.fetch(in: loader) }
+                names = tuple
+            }
+            defer { Py_DecRef(names) }
+            let result = references.withUnsafeBufferPointer { buffer in
+                PyObject_Vectorcall(callable, buffer.baseAddress, positional.count, names)
+            }
+            return try wrapResult(result)
+        }
+    }
+
+    // MARK: Inspection
+
+    /// `self is other` (the same Python object, whatever the handles' loaders).
+    public func isIdentical(to other: PythonObject) throws -> Bool {
+        try withPointer { mine in try other.withPointer { $0 == mine } }
+    }
+
+    /// `self is None`.
+    public var isNone: Bool {
+        (try? withPointer { $0 == pyl_None() }) ?? false
+    }
+
+    /// `bool(self)`.
+    public func isTruthy() throws -> Bool {
+        try withPointer { object in
+            let truth = PyObject_IsTrue(object)
+            guard truth >= 0 else { throw PythonError.fetch(in: loader) }
+            return truth == 1
+        }
+    }
+
+    /// `type(self).__name__`.
+    public var typeName: String {
+        (try? withPointer { String(cString: pyl_TypeOf($0)!.pointee.tp_name) }) ?? "<released>"
+    }
+
+    /// `repr(self)`.
+    public func repr() throws -> String {
+        try withPointer { object in
+            guard let text = PyObject_Repr(object) else { throw PythonError.fetch(in: loader) }
+            defer { Py_DecRef(text) }
+            return String(pythonString: text) ?? ""
+        }
+    }
+}
+
+extension PythonObject: CustomStringConvertible {
+    /// `str(self)`; a placeholder when the handle is released or `str()` fails.
+    public var description: String {
+        (try? withPointer { pythonStr($0) }) ?? "<released PythonObject of loader '\(loader.name)'>"
+    }
+}
+
+extension Loader {
+    /// Releases every live handle of this loader, newest first.
+    /// PRECONDITION: the GIL is held and this loader's thread state is current.
+    func releaseHandles() {
+        // A release may run __del__ code that makes or drops other handles: take
+        // the newest each time rather than walking a list that may change.
+        while let newest = newestHandle {
+            let handle = newest.takeUnretainedValue()
+            withExtendedLifetime(handle) { handle.release() }
+        }
+    }
+}

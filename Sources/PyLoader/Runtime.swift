@@ -1,0 +1,191 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CPython
+import CPyLoader
+
+/// How the embedded CPython is started. Fixed by the first use of `Loader.root`;
+/// set it before that with `Loader.configure(_:)`.
+public struct RuntimeOptions: Sendable, Equatable {
+    /// Folders appended to the root's `sys.path` after the standard library.
+    public var rootPaths: [String] = []
+    /// Whether the system's site-packages (`/usr/lib/python3/dist-packages` and
+    /// friends, as `site.getsitepackages()` lists them) are on the root's path.
+    /// Off by default: third-party code reaches a loader only through its paths.
+    public var systemSitePackages = false
+    /// Whether imports write `__pycache__` folders (CPython's default: yes).
+    public var writeBytecode = true
+    /// The Python executable whose standard library the runtime uses; it must be the
+    /// build that matches the linked `libpython3.11` (Debian's `/usr/bin/python3`).
+    public var pythonExecutable = "/usr/bin/python3"
+
+    public init(rootPaths: [String] = [], systemSitePackages: Bool = false, writeBytecode: Bool = true) {
+        self.rootPaths = rootPaths
+        self.systemSitePackages = systemSitePackages
+        self.writeBytecode = writeBytecode
+    }
+}
+
+/// The process-wide CPython runtime: started once, finalized at exit after every
+/// sub-interpreter has been ended.
+enum Runtime {
+    private enum Phase {
+        case notStarted
+        case running(Loader)
+        case failed(LoaderError)
+        case finalized
+    }
+
+    private static let lock = Lock()
+    nonisolated(unsafe) private static var phase = Phase.notStarted
+    nonisolated(unsafe) private static var options = RuntimeOptions()
+
+    /// Set once at start-up, before any other thread can see the runtime.
+    nonisolated(unsafe) static var mainInterpreter: InterpreterPointer!
+    /// `sys.path` of a fresh interpreter: the standard library only.
+    nonisolated(unsafe) static var standardLibraryPaths: [String] = []
+    /// `sys.stdlib_module_names` and `sys.builtin_module_names`: the names every
+    /// loader loads for itself unless it lists them in `shared`.
+    nonisolated(unsafe) static var standardLibraryNames: Set<String> = []
+
+    static var isRunning: Bool {
+        lock.withLock { if case .running = phase { return true } else { return false } }
+    }
+
+    static func configure(_ newOptions: RuntimeOptions) throws {
+        try lock.withLock {
+            switch phase {
+            case .notStarted:
+                options = newOptions
+            case .running, .failed:
+                guard newOptions == options else {
+                    throw LoaderError.runtime("already started; configure(_:) must come before the first use of Loader.root")
+                }
+            case .finalized:
+                throw LoaderError.runtime("already finalized")
+            }
+        }
+    }
+
+    /// The root loader, starting CPython on first use.
+    static func root() throws -> Loader {
+        try lock.withLock {
+            switch phase {
+            case .running(let root): return root
+            case .failed(let error): throw error
+            case .finalized: throw LoaderError.runtime("already finalized")
+            case .notStarted:
+                do {
+                    let root = try start()
+                    phase = .running(root)
+                    return root
+                } catch let error as LoaderError {
+                    phase = .failed(error)
+                    throw error
+                }
+            }
+        }
+    }
+
+    private static func start() throws -> Loader {
+        guard Py_IsInitialized() == 0 else {
+            throw LoaderError.runtime("CPython was already initialized by other code in this process")
+        }
+        let rootPaths = try options.rootPaths.map(validatedFolder)
+        PyloaderModule.registerInittab()
+        if let message = pyl_StartRuntime(options.pythonExecutable, options.writeBytecode ? 1 : 0, 0) {
+            throw LoaderError.runtime(String(cString: message))
+        }
+        // Py_InitializeFromConfig returns with the main thread state current and the GIL held.
+        let mainThreadState = pyl_CurrentThreadState()!
+        mainInterpreter = mainThreadState.pointee.interp
+        ThreadRecord.makeCurrent(adopting: mainThreadState)
+        ThreadRecord.current.gilDepth += 1
+        defer {
+            ThreadRecord.current.gilDepth -= 1
+            PyEval_SaveThread()   // the GIL is released whenever no Python code runs
+        }
+        standardLibraryPaths = try currentSysPath()
+        standardLibraryNames = Set(
+            (["stdlib_module_names", "builtin_module_names"] as [String]).flatMap { name in
+                PySys_GetObject(name).flatMap(swiftStrings) ?? []
+            })
+        pyl_SetCrossImport(crossImport)
+        let root = Loader(rootWithInterpreter: mainInterpreter, paths: rootPaths)
+        Loader.registry.add(root)
+        try InterpreterSetup.configure(root, systemSitePackages: options.systemSitePackages)
+        atexit { Runtime.finalizeAtExit() }
+        return root
+    }
+
+    /// Ends every sub-interpreter, deepest first, then finalizes CPython, so that
+    /// Python's own `atexit` callbacks run and buffered output is flushed. Skipped
+    /// (CPython left as it is) when a loader is still running code on some thread:
+    /// finalizing then would abort the process.
+    private static func finalizeAtExit() {
+        let root: Loader? = lock.withLock {
+            if case .running(let root) = phase { return root } else { return nil }
+        }
+        guard let root else { return }
+        let thread = ThreadRecord.current
+        guard thread.gilDepth == 0 else { return }   // exit() from inside Python code
+        do {
+            try root.withActivated {
+                for child in root.children.reversed() {
+                    try child.closeHoldingGIL(thread: thread)
+                }
+            }
+        } catch {
+            return
+        }
+        lock.withLock { phase = .finalized }
+        PyEval_RestoreThread(thread.carrier)
+        Py_FinalizeEx()
+    }
+}
+
+/// `list(sys.path)` of the current interpreter. PRECONDITION: the GIL is held.
+func currentSysPath() throws -> [String] {
+    guard let path = PySys_GetObject("path"), let strings = swiftStrings(path) else {
+        throw LoaderError.runtime("sys.path is not a list of str")
+    }
+    return strings
+}
+
+/// An absolute, normalized path to an existing, readable folder.
+func validatedFolder(_ path: String) throws -> String {
+    guard !path.isEmpty else { throw LoaderError.invalidPath(path, reason: "empty") }
+    var absolute = path
+    if !path.hasPrefix("/") {
+        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        guard getcwd(&buffer, buffer.count) != nil else {
+            throw LoaderError.invalidPath(path, reason: "the current folder cannot be read")
+        }
+        absolute = String(cString: buffer) + "/" + path
+    }
+    absolute = normalizedPath(absolute)
+    var info = stat()
+    guard stat(absolute, &info) == 0 else {
+        throw LoaderError.invalidPath(path, reason: "no such folder")
+    }
+    guard (info.st_mode & S_IFMT) == S_IFDIR else {
+        throw LoaderError.invalidPath(path, reason: "not a folder")
+    }
+    guard access(absolute, R_OK | X_OK) == 0 else {
+        throw LoaderError.invalidPath(path, reason: "not readable")
+    }
+    return absolute
+}
+
+/// Removes `.`, `..` and repeated slashes from an absolute path, without touching links.
+func normalizedPath(_ path: String) -> String {
+    var parts: [Substring] = []
+    for part in path.split(separator: "/", omittingEmptySubsequences: true) {
+        switch part {
+        case ".": continue
+        case "..": if !parts.isEmpty { parts.removeLast() }
+        default: parts.append(part)
+        }
+    }
+    return "/" + parts.joined(separator: "/")
+}
