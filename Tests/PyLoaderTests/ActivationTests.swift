@@ -1,0 +1,66 @@
+import XCTest
+import CPyLoader
+@testable import PyLoader
+
+final class ActivationTests: LoaderTestCase {
+    /// The thread state current on this thread inside `loader` (read with the GIL held).
+    private func currentThreadState(in loader: Loader) throws -> ThreadStatePointer? {
+        try loader.withActivated { pyl_CurrentThreadState() }
+    }
+
+    func testNestedCrossingsRestoreExactlyThePreviousThreadState() throws {
+        let a = try makeChild("act-a")
+        let b = try makeChild("act-b")
+        try a.withActivated {
+            let before = pyl_CurrentThreadState()
+            XCTAssertEqual(before?.pointee.interp, a.interpreter)
+            // Swift → A → Python code calling into B → back in A.
+            let seen = try a.eval("__import__('pyloader').get('\(b.name)').eval('__import__(\"pyloader\").current().name')")
+            XCTAssertEqual(String(seen), b.name)
+            XCTAssertEqual(pyl_CurrentThreadState(), before)
+            // Swift → A → Swift → B → Swift → root → back.
+            try b.withActivated {
+                XCTAssertEqual(pyl_CurrentThreadState()?.pointee.interp, b.interpreter)
+                try Loader.root.withActivated {
+                    XCTAssertEqual(pyl_CurrentThreadState()?.pointee.interp, Runtime.mainInterpreter)
+                }
+                XCTAssertEqual(pyl_CurrentThreadState()?.pointee.interp, b.interpreter)
+            }
+            XCTAssertEqual(pyl_CurrentThreadState(), before)
+        }
+        // Outside every activation the thread holds no GIL.
+        XCTAssertEqual(ThreadRecord.current.gilDepth, 0)
+    }
+
+    func testAnExceptionFromTheInnermostLevelRestoresEveryLevel() throws {
+        let a = try makeChild("exc-a")
+        let b = try makeChild("exc-b")
+        try b.exec("def fail():\n    raise KeyError('deep')")
+        try a.withActivated {
+            let before = pyl_CurrentThreadState()
+            XCTAssertThrowsError(try a.exec("""
+                import pyloader
+                pyloader.get('\(b.name)').eval('fail()')
+                """)) { error in
+                XCTAssertEqual((error as? PythonError)?.typeName, "KeyError")
+            }
+            XCTAssertEqual(pyl_CurrentThreadState(), before)
+            XCTAssertNil(PyErr_Occurred(), "an exception was left pending")
+            XCTAssertThrowsError(try b.withActivated { throw LoaderError.released })
+            XCTAssertEqual(pyl_CurrentThreadState(), before)
+        }
+        XCTAssertEqual(ThreadRecord.current.gilDepth, 0)
+        XCTAssertEqual(try value(a, "1 + 1", as: Int.self), 2)
+    }
+
+    func testPythonSeesTheCalleeAsCurrentInsideACrossing() throws {
+        let a = try makeChild("cur-a")
+        let b = try makeChild("cur-b")
+        let names = try value(a, """
+            [__import__('pyloader').current().name,
+             __import__('pyloader').get('\(b.name)').eval("__import__('pyloader').current().name"),
+             __import__('pyloader').current().name]
+            """, as: [String].self)
+        XCTAssertEqual(names, [a.name, b.name, a.name])
+    }
+}

@@ -1,0 +1,134 @@
+import XCTest
+@testable import PyLoader
+
+final class LoaderTests: LoaderTestCase {
+    func testRootIsTheMainInterpreterNamedRoot() throws {
+        let root = try Loader.root
+        XCTAssertEqual(root.name, "root")
+        XCTAssertNil(root.parent)
+        XCTAssertFalse(root.isClosed)
+        XCTAssertEqual(try value(root, "__import__('pyloader').current().name", as: String.self), "root")
+        XCTAssertTrue(try root.eval("__import__('sys').modules['__main__'].__name__ == '__main__'").isTruthy())
+    }
+
+    func testGlobalsModulesAndPathsAreIsolatedBetweenSiblingsAndRoot() throws {
+        let a = try makeChild("iso-a", paths: ["\(fixtures)/delegation/child"])
+        let b = try makeChild("iso-b", paths: ["\(fixtures)/delegation/parent"])
+        try a.exec("import sys\nSECRET = 42\nsys.modules['only_in_a'] = sys\nsys.path.append('/only/in/a')")
+        XCTAssertEqual(try value(a, "SECRET", as: Int.self), 42)
+        for other in [b, try Loader.root] {
+            XCTAssertFalse(try other.eval("'SECRET' in globals()").isTruthy(), "global leaked into \(other.name)")
+            XCTAssertFalse(try other.eval("'only_in_a' in __import__('sys').modules").isTruthy())
+            XCTAssertFalse(try other.eval("'/only/in/a' in __import__('sys').path").isTruthy())
+        }
+        // Each child sees the standard library plus its own paths, nothing else.
+        let stdlib = Runtime.standardLibraryPaths
+        XCTAssertEqual(try value(b, "__import__('sys').path", as: [String].self), stdlib + ["\(fixtures)/delegation/parent"])
+        XCTAssertFalse(try value(a, "__import__('sys').path", as: [String].self).contains { $0.contains("dist-packages") })
+        XCTAssertEqual(try value(a, "__import__('common').WHO", as: String.self), "child")
+        XCTAssertEqual(try value(b, "__import__('common').WHO", as: String.self), "parent")
+    }
+
+    func testChildDoesNotImportSiteWithoutPthFiles() throws {
+        let child = try makeChild("nosite", paths: ["\(fixtures)/delegation/child"])
+        XCTAssertFalse(try child.eval("'site' in __import__('sys').modules").isTruthy())
+    }
+
+    func testPthFilesInAChildPathAreProcessed() throws {
+        let folder = try temporaryFolder()
+        let extra = folder + "/extra"
+        try makeFolder(extra)
+        try write("\(extra)/pthmodule.py", "VALUE = 'from pth'\n")
+        try write("\(folder)/paths.pth", "extra\n")
+        let child = try makeChild("pth", paths: [folder])
+        XCTAssertEqual(try value(child, "__import__('pthmodule').VALUE", as: String.self), "from pth")
+    }
+
+    func testNamesAreValidatedAndUnique() throws {
+        let root = try Loader.root
+        for bad in ["", "-x", ".x", "a b", "a/b", "é", "root"] {
+            XCTAssertThrowsError(try root.child(bad), "accepted \(bad.debugDescription)") { error in
+                guard case LoaderError.invalidName = error else { return XCTFail("\(error)") }
+            }
+        }
+        let first = try makeChild("dup")
+        XCTAssertThrowsError(try root.child(first.name)) { error in
+            XCTAssertEqual(error as? LoaderError, .duplicateName(first.name))
+        }
+        try first.close()
+        let again = try root.child(first.name)   // a closed loader's name is free again
+        try again.close()
+    }
+
+    func testMissingOrNonFolderPathsAreRejected() throws {
+        let root = try Loader.root
+        XCTAssertThrowsError(try root.child(uniqueName("p"), paths: ["/no/such/folder"])) { error in
+            guard case LoaderError.invalidPath(_, let reason) = error else { return XCTFail("\(error)") }
+            XCTAssertEqual(reason, "no such folder")
+        }
+        XCTAssertThrowsError(try root.child(uniqueName("p"), paths: ["\(fixtures)/demo/pyloader.toml"])) { error in
+            guard case LoaderError.invalidPath(_, let reason) = error else { return XCTFail("\(error)") }
+            XCTAssertEqual(reason, "not a folder")
+        }
+        XCTAssertThrowsError(try root.child(uniqueName("p"), shared: ["x"], local: ["x"])) { error in
+            guard case LoaderError.invalidArgument = error else { return XCTFail("\(error)") }
+        }
+    }
+
+    func testTreeAccessors() throws {
+        let parent = try makeChild("tree", delegation: .childFirst, shared: ["hostapi"], local: ["greeting"])
+        let child = try makeChild("leaf", of: parent)
+        XCTAssertTrue(parent.children.contains { $0 === child })
+        XCTAssertTrue(child.parent === parent)
+        XCTAssertEqual(parent.delegation, .childFirst)
+        XCTAssertEqual(parent.shared, ["hostapi"])
+        XCTAssertEqual(parent.local, ["greeting"])
+        XCTAssertTrue(try Loader.root.children.contains { $0 === parent })
+        let names = try value(try Loader.root, "[l.name for l in __import__('pyloader').loaders()]", as: [String].self)
+        let parentIndex = try XCTUnwrap(names.firstIndex(of: parent.name))
+        let childIndex = try XCTUnwrap(names.firstIndex(of: child.name))
+        XCTAssertEqual(names.first, "root")
+        XCTAssertLessThan(parentIndex, childIndex)
+    }
+
+    func testRunMainSetsArgvAndReturnsTheExitStatus() throws {
+        let child = try makeChild("main")
+        XCTAssertEqual(try child.runMain(path: "\(fixtures)/scripts/exit_code.py", arguments: ["7"]), 7)
+        XCTAssertEqual(try value(child, "__import__('sys').argv", as: [String].self),
+                       ["\(fixtures)/scripts/exit_code.py", "7"])
+        XCTAssertEqual(try child.runMain(code: "pass"), 0)
+        XCTAssertEqual(try child.runMain(code: "raise SystemExit(None)"), 0)
+        XCTAssertEqual(try child.runMain(code: "import sys; sys.exit('message')"), 1)
+        XCTAssertEqual(try child.runMain(code: "raise ValueError('uncaught')"), 1)
+        XCTAssertEqual(try child.runMain(code: "raise KeyboardInterrupt"), 130)
+        XCTAssertEqual(try child.runMain(path: "/no/such/script.py"), 1)
+        // The script's folder was on sys.path only for the run.
+        XCTAssertFalse(try value(child, "__import__('sys').path", as: [String].self).contains("\(fixtures)/scripts"))
+    }
+
+    func testRunMainModule() throws {
+        let child = try makeChild("mainmod", paths: ["\(fixtures)/scripts"])
+        XCTAssertEqual(try child.runMain(module: "echo_mod", arguments: ["x"]), 0)
+        let argv = try value(child, "__import__('sys').argv", as: [String].self)
+        XCTAssertEqual(argv.last, "x")
+        XCTAssertTrue(argv.first?.hasSuffix("echo_mod/__main__.py") ?? false, "\(argv)")
+    }
+}
+
+// MARK: Files
+
+func temporaryFolder() throws -> String {
+    var template = Array("/tmp/pyloader-test-XXXXXX".utf8CString)
+    guard let made = mkdtemp(&template) else { throw LoaderError.runtime("mkdtemp failed") }
+    return String(cString: made)
+}
+
+func makeFolder(_ path: String) throws {
+    guard mkdir(path, 0o755) == 0 else { throw LoaderError.runtime("mkdir \(path) failed") }
+}
+
+func write(_ path: String, _ text: String) throws {
+    guard let file = fopen(path, "w") else { throw LoaderError.runtime("cannot write \(path)") }
+    fputs(text, file)
+    fclose(file)
+}

@@ -1,0 +1,50 @@
+import XCTest
+@testable import PyLoader
+
+/// The package's Fixtures folder.
+let fixtures: String = {
+    var path = #filePath
+    for _ in 0..<3 { path = String(path[..<path.lastIndex(of: "/")!]) }
+    return path + "/Fixtures"
+}()
+
+private let counter = Lock()
+nonisolated(unsafe) private var nextNumber = 0
+
+/// A loader name no other test uses.
+func uniqueName(_ prefix: String) -> String {
+    counter.withLock {
+        nextNumber += 1
+        return "\(prefix)-\(nextNumber)"
+    }
+}
+
+/// A base class that makes loaders under the root and closes whatever a test left open.
+class LoaderTestCase: XCTestCase {
+    private var made: [Loader] = []
+
+    override func setUpWithError() throws {
+        try Loader.configure(RuntimeOptions(writeBytecode: false))
+    }
+
+    override func tearDownWithError() throws {
+        for loader in made.reversed() where !loader.isClosed {
+            try loader.close()
+        }
+        made.removeAll()
+    }
+
+    /// A new child of `parent` (default: the root), closed after the test.
+    func makeChild(_ prefix: String = "t", of parent: Loader? = nil, paths: [String] = [],
+                   delegation: Delegation = .parentFirst, shared: [String] = [], local: [String] = []) throws -> Loader {
+        let parent = try parent ?? Loader.root
+        let child = try parent.child(uniqueName(prefix), paths: paths, delegation: delegation, shared: shared, local: local)
+        made.append(child)
+        return child
+    }
+
+    /// Evaluates `expression` and converts it.
+    func value<T: ConvertibleFromPython>(_ loader: Loader, _ expression: String, as type: T.Type = T.self) throws -> T {
+        try loader.eval(expression).converted(to: T.self)
+    }
+}

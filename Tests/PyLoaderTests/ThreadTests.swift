@@ -1,0 +1,92 @@
+import XCTest
+import Dispatch
+@testable import PyLoader
+
+final class ThreadTests: LoaderTestCase {
+    func testEightThreadsCallIntoFourLoadersConcurrently() throws {
+        let loaders = try (0..<4).map { index -> Loader in
+            let loader = try makeChild("thr\(index)")
+            try loader.exec("""
+                import threading
+                lock = threading.Lock()
+                count = 0
+                def bump(n):
+                    global count
+                    with lock:
+                        count += n
+                    return n * 2
+                """)
+            return loader
+        }
+        let iterations = 300
+        let failures = Lock()
+        nonisolated(unsafe) var errors: [String] = []
+        DispatchQueue.concurrentPerform(iterations: 8) { thread in
+            for iteration in 0..<iterations {
+                let loader = loaders[(thread + iteration) % loaders.count]
+                do {
+                    let doubled = try loader.eval("bump(\(thread))")
+                    guard Int(doubled) == thread * 2 else { throw LoaderError.invalidArgument("wrong result \(doubled)") }
+                    // A crossing from Python on this thread too.
+                    let other = loaders[(thread + iteration + 1) % loaders.count]
+                    let name = try loader.eval("__import__('pyloader').get('\(other.name)').eval('__import__(\"pyloader\").current().name')")
+                    guard String(name) == other.name else { throw LoaderError.invalidArgument("wrong loader \(name)") }
+                } catch {
+                    failures.withLock { errors.append("\(error)") }
+                }
+            }
+        }
+        XCTAssertEqual(errors, [])
+        // Each thread t bumped by t, iterations times in all, spread over the loaders.
+        let total = try loaders.map { try value($0, "count", as: Int.self) }.reduce(0, +)
+        XCTAssertEqual(total, (0..<8).reduce(0, +) * iterations)
+    }
+
+    func testPythonThreadStartedInAChildRunsAndIsJoined() throws {
+        let child = try makeChild("pythread")
+        try child.exec("""
+            import threading
+            results = []
+            def work():
+                import json
+                results.append(json.dumps({"from": threading.current_thread().name}))
+            t = threading.Thread(target=work, name="worker")
+            t.start()
+            t.join()
+            """)
+        XCTAssertEqual(try value(child, "results", as: [String].self), ["{\"from\": \"worker\"}"])
+    }
+
+    func testPythonThreadCanCallIntoAnotherLoader() throws {
+        let a = try makeChild("pyth-a")
+        let b = try makeChild("pyth-b")
+        try a.exec("""
+            import threading, pyloader
+            seen = []
+            def work():
+                seen.append(pyloader.get('\(b.name)').eval('__import__("pyloader").current().name'))
+            t = threading.Thread(target=work)
+            t.start()
+            t.join()
+            """)
+        XCTAssertEqual(try value(a, "seen", as: [String].self), [b.name])
+    }
+
+    func testHandleReleasedOnAnotherThreadIsSafe() throws {
+        let child = try makeChild("release")
+        try child.exec("import weakref\nclass Box: pass\nbox = Box()\nref = weakref.ref(box)")
+        var handle: PythonObject? = try child.eval("box")
+        try child.exec("del box")
+        XCTAssertFalse(try child.eval("ref() is None").isTruthy())
+        let done = DispatchSemaphore(value: 0)
+        Thread.detachNewThread { [handle] in
+            _ = handle   // the last reference other than the test's goes away on this thread
+            done.signal()
+        }
+        handle = nil
+        done.wait()
+        // Give the detached thread's capture a moment to be released.
+        for _ in 0..<100 where !(try child.eval("ref() is None").isTruthy()) { usleep(10_000) }
+        XCTAssertTrue(try child.eval("ref() is None").isTruthy())
+    }
+}
