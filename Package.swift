@@ -42,7 +42,10 @@ let package = Package(
         ),
         .testTarget(
             name: "PyLoaderTests",
-            dependencies: ["PyLoader", "CPython", "CPyLoader"],
+            dependencies: [
+                "PyLoader", "CPython", "CPyLoader",
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: [.swiftLanguageMode(.v5)]
         ),
     ]

@@ -203,6 +203,18 @@ int pyl_InstallImportHook(PyObject *hook) {
     return 0;
 }
 
+int pyl_UninstallImportHook(PyObject *hook) {
+    HookState *st = hook_state(hook);
+    PyThreadState *tstate = _PyThreadState_UncheckedGet();
+    if (!st || !tstate || tstate->interp != st->interp) {
+        PyErr_SetString(PyExc_RuntimeError, "not an import hook of the current interpreter");
+        return -1;
+    }
+    if (PyDict_SetItemString(tstate->interp->builtins, "__import__", st->original) < 0) return -1;
+    Py_XSETREF(tstate->interp->import_func, Py_NewRef(st->original));
+    return 0;
+}
+
 void pyl_DisarmImportHook(PyObject *hook) {
     HookState *st = hook_state(hook);
     if (!st) return;

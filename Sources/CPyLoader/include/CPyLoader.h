@@ -93,6 +93,10 @@ PyObject *pyl_MakeImportHook(PyInterpreterState *interp, void *owner, const char
 /// `__import__` with `interp->import_func`). Returns 0, or -1 with an exception set.
 int pyl_InstallImportHook(PyObject *hook);
 
+/// Puts the interpreter's own `__import__` back (for measuring the hook's cost).
+/// `pyl_InstallImportHook(hook)` installs it again. Returns 0, or -1 with an exception set.
+int pyl_UninstallImportHook(PyObject *hook);
+
 /// Disarms a hook whose loader is closing: later calls raise ImportError naming
 /// the loader instead of touching a freed interpreter.
 void pyl_DisarmImportHook(PyObject *hook);
