@@ -27,6 +27,9 @@ public final class Loader: @unchecked Sendable {
     public let shared: [String]
     /// Top-level module names never taken from the parent.
     public let local: [String]
+    /// What happens when this loader imports an extension module whose file another
+    /// interpreter of the process has already loaded.
+    public let extensions: ExtensionPolicy
 
     let id: Int
     let interpreter: InterpreterPointer
@@ -60,18 +63,20 @@ public final class Loader: @unchecked Sendable {
         self.delegation = .parentFirst
         self.shared = []
         self.local = []
+        self.extensions = .copy
         self.id = Loader.registry.makeID()
         self.interpreter = interpreter
     }
 
     private init(name: String, parent: Loader, interpreter: InterpreterPointer, paths: [String],
-                 delegation: Delegation, shared: [String], local: [String]) {
+                 delegation: Delegation, shared: [String], local: [String], extensions: ExtensionPolicy) {
         self.name = name
         self.parent = parent
         self.paths = paths
         self.delegation = delegation
         self.shared = shared
         self.local = local
+        self.extensions = extensions
         self.id = Loader.registry.makeID()
         self.interpreter = interpreter
     }
@@ -125,10 +130,13 @@ public final class Loader: @unchecked Sendable {
     ///   - delegation: Whether the parent or the child's own paths are asked first.
     ///   - shared: Top-level names always taken from the parent.
     ///   - local: Top-level names never taken from the parent.
+    ///   - extensions: What to do when the loader imports an extension module whose file
+    ///     another interpreter already loaded (see `ExtensionPolicy`).
     /// - Throws: `LoaderError` for a bad name, path or list, or a closed parent;
     ///   `PythonError` when the new interpreter cannot be set up.
     public func child(_ name: String, paths: [String] = [], delegation: Delegation = .parentFirst,
-                      shared: [String] = [], local: [String] = []) throws -> Loader {
+                      shared: [String] = [], local: [String] = [],
+                      extensions: ExtensionPolicy = .copy) throws -> Loader {
         try Loader.validateName(name)
         let folders = try paths.map(validatedFolder)
         try Loader.validateModuleNames(shared, key: "shared")
@@ -150,7 +158,7 @@ public final class Loader: @unchecked Sendable {
             // Py_NewInterpreter returns with the new thread state current: it becomes
             // this thread's thread state in the new loader.
             let loader = Loader(name: name, parent: self, interpreter: tstate.pointee.interp, paths: folders,
-                                delegation: delegation, shared: shared, local: local)
+                                delegation: delegation, shared: shared, local: local, extensions: extensions)
             let state = LoaderThreadState(thread: thread, loader: loader, tstate: tstate)
             thread.states[loader.id] = state
             loader.threadStates.append(state)
@@ -260,10 +268,14 @@ public final class Loader: @unchecked Sendable {
     func closeHoldingGIL(thread: ThreadRecord) throws {
         guard lifecycle != .closed else { return }
         try checkClosable(from: thread)
-        for child in children.reversed() {
-            try child.closeHoldingGIL(thread: thread)
+        let loaders = subtree
+        // Every check that can refuse comes before anything is closed.
+        for loader in loaders {
+            try loader.joinPythonThreads(thread: thread)
         }
-        try endInterpreterRefusingBusyThreads(thread: thread)
+        for loader in loaders.reversed() {   // parents before children, so reversed: deepest first
+            try loader.endOwnInterpreter(thread: thread)
+        }
     }
 
     /// Refuses to close this subtree from inside it, or while it is in use elsewhere.
@@ -285,20 +297,36 @@ public final class Loader: @unchecked Sendable {
         }
     }
 
-    /// Ends this loader's interpreter, unless threads its code started are still
-    /// alive after joining them. PRECONDITION: the GIL is held; no descendants are open.
-    private func endInterpreterRefusingBusyThreads(thread: ThreadRecord) throws {
+    /// Joins the non-daemon threads Python code started in this loader (bounded);
+    /// refuses when any thread it started, daemon or not, is still alive: ending the
+    /// interpreter under a running thread aborts the process ("not the last thread").
+    /// PRECONDITION: the GIL is held.
+    private func joinPythonThreads(thread: ThreadRecord) throws {
+        guard InterpreterSetup.foreignThreadStates(of: self) > 0 else { return }
         let previous = pyl_CurrentThreadState()
         let state = try threadState(on: thread)
-        lifecycle = .closing
+        PyThreadState_Swap(state.tstate)
+        let alive = InterpreterSetup.joinThreads(in: self, timeout: Loader.threadJoinTimeout)
+        PyThreadState_Swap(previous)
+        if alive > 0 {
+            throw LoaderError.busy(loader: name, reason: "\(alive) thread(s) started in '\(name)' are still running"
+                                   + " (daemon threads are not stopped by close)")
+        }
+    }
+
+    /// Runs the interpreter's atexit callbacks and ends it. PRECONDITION: the GIL is
+    /// held; no descendants are open; no thread of its own is running.
+    private func endOwnInterpreter(thread: ThreadRecord) throws {
+        guard lifecycle != .closed else { return }
+        let previous = pyl_CurrentThreadState()
+        let state = try threadState(on: thread)
         PyThreadState_Swap(state.tstate)
         InterpreterSetup.runExitFunctions()
+        // An atexit callback may have started a thread: wait for it like any other.
         let alive = InterpreterSetup.joinThreads(in: self, timeout: Loader.threadJoinTimeout)
         if alive > 0 {
             PyThreadState_Swap(previous)
-            lifecycle = .open
-            throw LoaderError.busy(loader: name, reason: "\(alive) thread(s) it started are still running"
-                                   + " (daemon threads are not stopped by close)")
+            throw LoaderError.busy(loader: name, reason: "its atexit callbacks left \(alive) thread(s) running")
         }
         endInterpreter(current: state)
         PyThreadState_Swap(previous)

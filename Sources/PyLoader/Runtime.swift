@@ -42,6 +42,9 @@ enum Runtime {
 
     /// Set once at start-up, before any other thread can see the runtime.
     nonisolated(unsafe) static var mainInterpreter: InterpreterPointer!
+    /// Set (with the GIL held) just before Py_FinalizeEx; read without a lock on the
+    /// path that takes the GIL, where a stale `false` cannot happen after exit began.
+    nonisolated(unsafe) static var finalizing = false
     /// `sys.path` of a fresh interpreter: the standard library only.
     nonisolated(unsafe) static var standardLibraryPaths: [String] = []
     /// `sys.stdlib_module_names` and `sys.builtin_module_names`: the names every
@@ -140,6 +143,7 @@ enum Runtime {
         }
         lock.withLock { phase = .finalized }
         PyEval_RestoreThread(thread.carrier)
+        finalizing = true
         Py_FinalizeEx()
     }
 }

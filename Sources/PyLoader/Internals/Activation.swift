@@ -15,7 +15,11 @@ extension Loader {
     func withActivated<R>(_ body: () throws -> R) throws -> R {
         let thread = ThreadRecord.current
         let acquired = thread.gilDepth == 0
-        if acquired { PyEval_RestoreThread(thread.carrier) }
+        if acquired {
+            // After Py_FinalizeEx every thread state is freed memory.
+            guard !Runtime.finalizing else { throw LoaderError.runtime("CPython has been finalized") }
+            PyEval_RestoreThread(thread.carrier)
+        }
         thread.gilDepth += 1
         defer {
             thread.gilDepth -= 1
