@@ -227,3 +227,41 @@ extension PythonObject {
         try T(python: self)
     }
 }
+
+// MARK: Containers of handles
+
+extension Array where Element == PythonObject {
+    /// The items of a Python `list` or `tuple` (or any sequence), as handles in its loader.
+    public init(python object: PythonObject) throws {
+        self = try object.withPointer { pointer in
+            guard let fast = PySequence_Fast(pointer, "expected a sequence") else { throw PythonError.fetch(in: object.loader) }
+            defer { Py_DecRef(fast) }
+            return try (0..<Swift.max(PySequence_Size(fast), 0)).map { index in
+                try object.wrapResult(PySequence_GetItem(fast, index))
+            }
+        }
+    }
+}
+
+extension Dictionary where Key == String, Value == PythonObject {
+    /// The items of a Python `dict` with `str` keys, values as handles in its loader.
+    public init(python object: PythonObject) throws {
+        self = try object.withPointer { pointer in
+            guard pyl_IsDict(pointer) != 0 else {
+                PyErr_SetString(pyl_ExcTypeError(), "expected dict, got \(String(cString: pyl_TypeOf(pointer)!.pointee.tp_name))")
+                throw PythonError.fetch(in: object.loader)
+            }
+            var position = 0
+            var key: PyObjectPointer?, value: PyObjectPointer?
+            var result: [String: PythonObject] = [:]
+            while PyDict_Next(pointer, &position, &key, &value) != 0 {
+                guard let text = String(pythonString: key!) else {
+                    PyErr_SetString(pyl_ExcTypeError(), "expected str keys")
+                    throw PythonError.fetch(in: object.loader)
+                }
+                result[text] = PythonObject(borrowedReference: value!, loader: object.loader)
+            }
+            return result
+        }
+    }
+}
