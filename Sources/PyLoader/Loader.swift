@@ -52,7 +52,11 @@ public final class Loader: @unchecked Sendable {
 
     // Written with the GIL and the registry lock held; read under either.
     private var _children: [Loader] = []
-    private var _lifecycle = Lifecycle.open
+    fileprivate var _lifecycle = Lifecycle.open
+
+    /// The lifecycle read without the lock. PRECONDITION: the GIL is held (every
+    /// write holds it too), so this is exact — and it is on every activation's path.
+    var lifecycleHoldingGIL: Lifecycle { _lifecycle }
 
     static let registry = LoaderRegistry()
 

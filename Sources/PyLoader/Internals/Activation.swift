@@ -52,7 +52,7 @@ extension Loader {
     /// The calling thread's thread state in this loader, made on first use.
     /// PRECONDITION: the GIL is held.
     func threadState(on thread: ThreadRecord) throws -> LoaderThreadState {
-        guard lifecycle == .open else { throw LoaderError.closed(loader: name) }
+        guard lifecycleHoldingGIL == .open else { throw LoaderError.closed(loader: name) }
         if let state = thread.states[id], state.tstate != nil { return state }
         let tstate = parent == nil ? thread.carrier : PyThreadState_New(interpreter)!
         let state = LoaderThreadState(thread: thread, loader: self, tstate: tstate)
