@@ -1,4 +1,5 @@
 import ArgumentParser
+import PyLoader
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -9,7 +10,11 @@ struct PyloaderCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "pyloader",
         abstract: "Java's class-loader model for CPython: run code in a tree of isolated interpreters.",
-        subcommands: [RunCommand.self]
+        discussion: """
+            The tree comes from --manifest FILE, else ./pyloader.toml when it exists, else the root alone. \
+            Exit status 2 for usage and manifest errors.
+            """,
+        subcommands: [DemoCommand.self, RunCommand.self, TreeCommand.self, WhichCommand.self, TestCommand.self]
     )
 
     static func main() {
@@ -20,7 +25,52 @@ struct PyloaderCommand: ParsableCommand {
             var command = try parseAsRoot()
             try command.run()
         } catch {
-            exit(withError: error)
+            Glibc.exit(status(for: error))
         }
     }
+
+    /// Prints what went wrong (nothing for a plain exit status; help on stdout) and
+    /// returns the process's exit status: 2 for usage and manifest errors, 1 for
+    /// other failures.
+    static func status(for error: Error) -> Int32 {
+        switch error {
+        case let exit as ExitCode:
+            return exit.rawValue
+        case let manifest as ManifestError:
+            // Already one line that names the file, the line, the loader and the key.
+            printError(manifest.description)
+            return 2
+        case let usage as UsageError:
+            printError("pyloader: " + usage.message)
+            return 2
+        case is LoaderError, is PythonError:
+            printError("pyloader: \(error)")
+            return 1
+        default:
+            // ArgumentParser's own errors and requests (usage errors, --help).
+            let code = exitCode(for: error)
+            let message = fullMessage(for: error)
+            if code == .success {
+                if !message.isEmpty { print(message) }
+                return 0
+            }
+            printError(message)
+            // ArgumentParser's status for usage errors is 64 (EX_USAGE); DESIGN.md
+            // promises 2, as Python's argparse gives.
+            return code == .validationFailure ? 2 : code.rawValue
+        }
+    }
+}
+
+/// A usage error found after parsing (an unknown loader for `--in`, a missing PATH):
+/// one line on stderr, exit status 2.
+struct UsageError: Error {
+    let message: String
+    init(_ message: String) { self.message = message }
+}
+
+/// Writes one message to stderr, with a newline unless it has one.
+func printError(_ message: String) {
+    let text = message.hasSuffix("\n") ? message : message + "\n"
+    fputs(text, stderr)
 }

@@ -1,15 +1,16 @@
 import ArgumentParser
 import PyLoader
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// `pyloader run`: like `python`, inside one loader of the tree.
 struct RunCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "run",
         abstract: "Run a script, a module (-m) or code (-c) inside a loader, like `python`.",
-        discussion: "Exit status: the program's own; 1 for an uncaught exception; 2 for usage and manifest errors."
+        discussion: """
+            Every loader of the manifest is created first, so the code can reach the others \
+            through pyloader.get(name). Exit status: the program's own; 1 for an uncaught \
+            exception; 2 for usage and manifest errors.
+            """
     )
 
     @OptionGroup var tree: TreeOptions
@@ -34,10 +35,7 @@ struct RunCommand: ParsableCommand {
     }
 
     func run() throws {
-        let loaders = try tree.makeTree()
-        guard let loader = loaders.named(loaderName) else {
-            throw usageError("no loader named '\(loaderName)' in \(tree.manifestDescription)")
-        }
+        let loader = try tree.makeTree().loader(named: loaderName)
         let status: Int32
         if let code {
             status = try loader.runMain(code: code, arguments: arguments)

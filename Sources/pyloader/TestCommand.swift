@@ -1,0 +1,303 @@
+import ArgumentParser
+import PyLoader
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `pyloader test`: unittest tests, each test module (or each test) in a fresh child loader.
+struct TestCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "test",
+        abstract: "Run unittest tests (test*.py under each PATH), each module or test in a fresh child of --in.",
+        discussion: """
+            Each fresh loader has the discovery's top-level folder (PATH) as its own path and \
+            looks there first (child-first), so test modules and their helpers load fresh every \
+            time; anything else is delegated to --in as usual. The loader is closed afterwards. \
+            The last line is "N passed, N failed" (", N skipped" when any). Exit status 0 only \
+            when nothing failed; a test module that cannot be imported counts as failed.
+            """
+    )
+
+    enum Isolation: String, ExpressibleByArgument, CaseIterable {
+        case module, test
+    }
+
+    @OptionGroup var tree: TreeOptions
+
+    @Option(name: .customLong("in"), help: "The loader whose fresh children run the tests.")
+    var loaderName = "root"
+
+    @Option(help: "A fresh loader per test module (module) or per test (test).")
+    var isolate: Isolation = .module
+
+    @Argument(help: "Folders to discover test*.py files in (like `python -m unittest discover -s PATH`), or test files.")
+    var paths: [String]
+
+    func run() throws {
+        // Check the paths before starting anything: a typo is a usage error.
+        let plans = try paths.map(TestDiscovery.plan)
+        let parent = try tree.makeTree(writeBytecode: false).loader(named: loaderName)
+        let session = TestSession(parent: parent, isolation: isolate, showsProgress: isatty(STDOUT_FILENO) != 0)
+        for plan in plans {
+            for module in plan.modules { session.run(module, top: plan.top) }
+        }
+        session.printReport()
+        if session.failedCount > 0 { throw ExitCode(1) }
+    }
+}
+
+// MARK: - Discovery
+
+/// The test modules under one PATH, as `unittest discover` would find them.
+struct TestPlan {
+    /// The discovery's top-level folder: every test loader's own path.
+    let top: String
+    /// Dotted module names relative to `top`, in discovery order.
+    let modules: [String]
+}
+
+/// Finds test modules without importing anything: files `test*.py` whose name is a
+/// module name, in sorted order, recursing into packages (folders with `__init__.py`),
+/// as `unittest`'s discovery does. Unlike it, a package's `load_tests` is not consulted
+/// for the package as a whole (that would mean importing it outside a fresh loader);
+/// each test module's own `load_tests` is honoured when the module is loaded.
+enum TestDiscovery {
+    static func plan(for path: String) throws -> TestPlan {
+        let absolute = absolutePath(path)
+        switch fileKind(absolute) {
+        case .folder:
+            return TestPlan(top: absolute, modules: modules(in: absolute, package: ""))
+        case .file where isTestFile(lastComponent(absolute)):
+            let top = String(absolute[..<absolute.lastIndex(of: "/")!])
+            return TestPlan(top: top.isEmpty ? "/" : top, modules: [String(lastComponent(absolute).dropLast(3))])
+        case .file:
+            throw UsageError("\(path): not a test file (test*.py) nor a folder")
+        case .missing:
+            throw UsageError("\(path): no such folder or file")
+        }
+    }
+
+    private static func modules(in folder: String, package prefix: String) -> [String] {
+        var found: [String] = []
+        for name in entries(of: folder) {
+            let path = folder + "/" + name
+            switch fileKind(path) {
+            case .file where isTestFile(name):
+                found.append(prefix + String(name.dropLast(3)))
+            case .folder where isModuleName(name) && fileKind(path + "/__init__.py") == .file:
+                found += modules(in: path, package: prefix + name + ".")
+            default:
+                break
+            }
+        }
+        return found
+    }
+
+    /// `test*.py` with a stem that can be imported.
+    static func isTestFile(_ name: String) -> Bool {
+        name.hasPrefix("test") && name.hasSuffix(".py") && isModuleName(String(name.dropLast(3)))
+    }
+
+    /// `[_A-Za-z]\w*`, what `unittest` accepts as a module file name.
+    static func isModuleName(_ name: String) -> Bool {
+        guard let first = name.first, first == "_" || first.isLetter else { return false }
+        return name.allSatisfy { $0 == "_" || $0.isLetter || $0.isNumber }
+    }
+
+    enum FileKind { case file, folder, missing }
+
+    static func fileKind(_ path: String) -> FileKind {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return .missing }
+        return (info.st_mode & S_IFMT) == S_IFDIR ? .folder : .file
+    }
+
+    /// The names in a folder, sorted, without `.` and `..`.
+    static func entries(of folder: String) -> [String] {
+        guard let directory = opendir(folder) else { return [] }
+        defer { closedir(directory) }
+        var names: [String] = []
+        while let entry = readdir(directory) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(cString: raw.bindMemory(to: CChar.self).baseAddress!)
+            }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names.sorted()
+    }
+
+    static func lastComponent(_ path: String) -> String {
+        path.split(separator: "/").last.map(String.init) ?? path
+    }
+}
+
+// MARK: - Running
+
+/// One outcome of one test, as the runner in the test loader reported it.
+struct TestRecord {
+    enum Outcome: String {
+        case passed, failed, error, skipped
+        case expectedFailure = "expected failure"
+        case unexpectedSuccess = "unexpected success"
+    }
+
+    let id: String
+    let outcome: Outcome
+    /// `str(test)`, as unittest prints it: `test_x (module.Class.test_x)`.
+    let title: String
+    /// The traceback, or the reason for a skip.
+    let detail: String
+
+    /// An expected failure is a pass and an unexpected success a failure, as
+    /// `unittest.TestResult.wasSuccessful()` counts them.
+    var isFailure: Bool { [.failed, .error, .unexpectedSuccess].contains(outcome) }
+    var isPass: Bool { outcome == .passed || outcome == .expectedFailure }
+
+    init(id: String, outcome: Outcome, title: String, detail: String) {
+        self.id = id
+        self.outcome = outcome
+        self.title = title
+        self.detail = detail
+    }
+
+    /// From the runner's `[id, outcome, description, detail]`.
+    init(_ fields: [String]) {
+        let field = { (index: Int) in index < fields.count ? fields[index] : "" }
+        self.init(id: field(0), outcome: Outcome(rawValue: field(1)) ?? .error, title: field(2), detail: field(3))
+    }
+}
+
+/// Runs test modules, each module or test in a fresh child of `parent`, and keeps the outcomes.
+final class TestSession {
+    let parent: Loader
+    let isolation: TestCommand.Isolation
+    let showsProgress: Bool
+    private(set) var records: [TestRecord] = []
+    private var loadersMade = 0
+    private var modulesRun = 0
+
+    init(parent: Loader, isolation: TestCommand.Isolation, showsProgress: Bool) {
+        self.parent = parent
+        self.isolation = isolation
+        self.showsProgress = showsProgress
+    }
+
+    var failedCount: Int { records.filter(\.isFailure).count }
+
+    /// Runs one test module; never throws: whatever goes wrong becomes an error outcome.
+    func run(_ module: String, top: String) {
+        var outcomes: [TestRecord] = []
+        switch isolation {
+        case .module:
+            outcomes = inFreshLoader(module: module, top: top) { runner in
+                try [[String]](python: try runner.run_tests(module))
+            }
+        case .test:
+            // A first fresh loader only lists the tests; each then runs in its own.
+            var ids: [String] = []
+            outcomes = inFreshLoader(module: module, top: top) { runner in
+                let listing = try runner.list_tests(module)
+                ids = try [String](python: try listing[0])
+                return try [[String]](python: try listing[1])
+            }
+            for index in ids.indices {   // empty when the module could not be imported
+                outcomes += inFreshLoader(module: module, top: top) { runner in
+                    try [[String]](python: try runner.run_tests(module, index))
+                }
+            }
+        }
+        records += outcomes
+        modulesRun += 1
+        if showsProgress {
+            print("\(module): \(TestSession.summary(outcomes))")
+        }
+    }
+
+    /// Makes a fresh child of `parent` with `top` as its own path, installs the runner in
+    /// it, calls `body`, and closes the child. Failures to do so are error outcomes.
+    private func inFreshLoader(module: String, top: String,
+                               _ body: (PythonObject) throws -> [[String]]) -> [TestRecord] {
+        let loader: Loader
+        do {
+            // Child-first: the test folder's modules are always the child's own, even when
+            // `parent` could provide them; everything else comes from `parent` as usual.
+            loader = try parent.child(freshName(), paths: [top], delegation: .childFirst)
+            loadersMade += 1
+        } catch {
+            return [problem(module, "could not make a fresh loader", error)]
+        }
+        var outcomes: [TestRecord] = []
+        do {
+            let runner = try installRunner(in: loader)
+            outcomes = try body(runner).map(TestRecord.init)
+            // Or closing would wipe modules that `parent` (or above) defined and still uses:
+            // a workaround for the core, see the function's docstring.
+            try runner.forget_delegated_modules()
+        } catch {
+            outcomes.append(problem(module, "the test runner failed", error))
+        }
+        do {
+            try loader.close()
+        } catch {
+            // Most likely a thread the tests started is still running.
+            outcomes.append(problem(module, "its fresh loader could not be closed", error))
+        }
+        return outcomes
+    }
+
+    /// The runner module, made from `TestRunnerSource` inside `loader`.
+    private func installRunner(in loader: Loader) throws -> PythonObject {
+        let builtins = try loader.importModule("builtins")
+        let module = try loader.importModule("types").ModuleType(TestRunnerSource.moduleName)
+        let code = try builtins.compile(TestRunnerSource.code, TestRunnerSource.fileName, "exec")
+        try builtins.exec(code, module.__dict__)
+        return module
+    }
+
+    /// A loader name no live loader has: `test-1`, `test-2`, ...
+    private func freshName() -> String {
+        var number = loadersMade + 1
+        while Loader.named("test-\(number)") != nil { number += 1 }
+        return "test-\(number)"
+    }
+
+    private func problem(_ module: String, _ what: String, _ error: Error) -> TestRecord {
+        let detail = (error as? PythonError)?.traceback ?? "\(error)\n"
+        return TestRecord(id: module, outcome: .error, title: "\(module) (\(what))", detail: detail)
+    }
+
+    /// The failures with their tracebacks, as unittest prints them, then the summary line.
+    func printReport() {
+        let heavy = String(repeating: "=", count: 70), light = String(repeating: "-", count: 70)
+        for record in records where record.isFailure {
+            let heading: String
+            switch record.outcome {
+            case .failed: heading = "FAIL"
+            case .unexpectedSuccess: heading = "UNEXPECTED SUCCESS"
+            default: heading = "ERROR"
+            }
+            print(heavy)
+            print("\(heading): \(record.title)")
+            print(light)
+            if !record.detail.isEmpty {
+                print(record.detail, terminator: record.detail.hasSuffix("\n") ? "" : "\n")
+            }
+        }
+        if records.contains(where: \.isFailure) { print("") }
+        let unit = isolation == .module ? "module" : "test"
+        print("Ran \(plural(records.count, "test")) from \(plural(modulesRun, "module")),"
+              + " each \(unit) in a fresh loader (\(plural(loadersMade, "loader")) made and closed).")
+        print(TestSession.summary(records))
+    }
+
+    private func plural(_ count: Int, _ noun: String) -> String {
+        "\(count) \(noun)" + (count == 1 ? "" : "s")
+    }
+
+    /// `N passed, N failed` and `, N skipped` when any.
+    static func summary(_ records: [TestRecord]) -> String {
+        let skipped = records.filter { $0.outcome == .skipped }.count
+        return "\(records.filter(\.isPass).count) passed, \(records.filter(\.isFailure).count) failed"
+            + (skipped > 0 ? ", \(skipped) skipped" : "")
+    }
+}
