@@ -354,6 +354,7 @@ public final class Loader: @unchecked Sendable {
             Py_DecRef(hook)
             importHook = nil
         }
+        dropBorrowedModules()
         Resolver.forget(self)
         Py_EndInterpreter(state.tstate)
         state.tstate = nil

@@ -143,6 +143,16 @@ final class DelegationTests: PluginTreeTestCase {
         XCTAssertTrue(try alpha.eval("hostapi").isIdentical(to: try host.importModule("hostapi")))
     }
 
+    func testClosingAChildLeavesTheModulesItBorrowedIntact() throws {
+        // Regression: Py_EndInterpreter cleared every module in the child's sys.modules,
+        // including the host's own hostapi delegated to it (hostapi.__version__ became None).
+        try alpha.exec("import hostapi, hostapi.registry")
+        try alpha.close()
+        XCTAssertEqual(try value(host, "__import__('hostapi').__version__", as: String.self), "1.0")
+        XCTAssertEqual(try value(host, "__import__('hostapi').registry.plugins()", as: [String].self), [])
+        XCTAssertEqual(try value(host, "__import__('hostapi').describe()", as: String.self).contains("hostapi"), true)
+    }
+
     func testFailedDelegatedImportReportsTheRealErrorAndTheDefiningLoader() throws {
         let broken = try makeChild("broken", paths: ["\(fixtures)/delegation/broken"])
         let child = try makeChild("brokenchild", of: broken)
