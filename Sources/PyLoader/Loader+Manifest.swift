@@ -10,8 +10,7 @@ extension Loader {
     ///
     /// - A folder already on `sys.path` is not added twice (`site.addsitedir` skips it),
     ///   so options given to `configure(_:)` and the same manifest settings agree.
-    /// - The root's `paths` property keeps the folders it was started with; `sys.path`
-    ///   is what imports (and the delegation rules, which ask the root's own finders) use.
+    /// - The root's `paths` property lists them afterwards, like the folders it was started with.
     /// - Settings only add: a root started with the system site-packages keeps them.
     ///
     /// PRECONDITION: `self` is the root and open; `paths` are absolute folders.
@@ -29,5 +28,6 @@ extension Loader {
                 """
         }
         try withActivated { try InterpreterSetup.run(source, in: self) }
+        recordRootPaths(paths)
     }
 }

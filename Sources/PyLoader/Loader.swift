@@ -20,7 +20,10 @@ public final class Loader: @unchecked Sendable {
     /// The parent loader; nil for the root.
     public let parent: Loader?
     /// The folders this loader adds to the standard library on its `sys.path`, absolute.
-    public let paths: [String]
+    /// (For the root: its configured paths and those a manifest's `[root]` added.)
+    public var paths: [String] {
+        Loader.registry.lock.withLock { _paths }
+    }
     /// Whether the parent or the loader's own paths are asked first.
     public let delegation: Delegation
     /// Top-level module names always taken from the parent.
@@ -52,6 +55,7 @@ public final class Loader: @unchecked Sendable {
 
     // Written with the GIL and the registry lock held; read under either.
     private var _children: [Loader] = []
+    fileprivate var _paths: [String]
     fileprivate var _lifecycle = Lifecycle.open
 
     /// The lifecycle read without the lock. PRECONDITION: the GIL is held (every
@@ -63,7 +67,7 @@ public final class Loader: @unchecked Sendable {
     init(rootWithInterpreter interpreter: InterpreterPointer, paths: [String]) {
         self.name = "root"
         self.parent = nil
-        self.paths = paths
+        self._paths = paths
         self.delegation = .parentFirst
         self.shared = []
         self.local = []
@@ -76,7 +80,7 @@ public final class Loader: @unchecked Sendable {
                  delegation: Delegation, shared: [String], local: [String], extensions: ExtensionPolicy) {
         self.name = name
         self.parent = parent
-        self.paths = paths
+        self._paths = paths
         self.delegation = delegation
         self.shared = shared
         self.local = local
@@ -395,11 +399,18 @@ public final class Loader: @unchecked Sendable {
         }
     }
 
+    /// Adds folders to the root's `paths` record (`appendRootPaths` puts them on `sys.path`).
+    func recordRootPaths(_ added: [String]) {
+        Loader.registry.lock.withLock { _paths += added.filter { !_paths.contains($0) } }
+    }
+
+    /// Python identifiers (`str.isidentifier()`: XID_Start or `_`, then XID_Continue), no dots.
     static func validateModuleNames(_ names: [String], key: String) throws {
         for name in names {
             let scalars = name.unicodeScalars
-            let valid = !scalars.isEmpty && !("0"..."9").contains(scalars.first!)
-                && scalars.allSatisfy { $0 == "_" || $0.properties.isAlphabetic || ("0"..."9").contains($0) }
+            let valid = !scalars.isEmpty
+                && (scalars.first! == "_" || scalars.first!.properties.isXIDStart)
+                && scalars.allSatisfy { $0.properties.isXIDContinue }
             guard valid else {
                 throw LoaderError.invalidArgument("\(key): '\(name)' is not a top-level module name")
             }

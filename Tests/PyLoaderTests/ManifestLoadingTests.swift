@@ -207,6 +207,8 @@ final class ManifestLoadingTests: XCTestCase {
         let path = try [String](python: sysPath)
         XCTAssertEqual(path.filter { $0 == folder + "/host" }.count, 1, "\(path)")
         XCTAssertEqual(try Int(python: try root.importModule(module).VALUE), 42)
+        XCTAssertEqual(root.paths.filter { $0 == folder + "/host" }.count, 1, "root.paths lists the manifest's root paths")
+        XCTAssertTrue(try root.eval("'\(folder)/host' in __import__('pyloader').root().paths").isTruthy())
         // Loading the same manifest again does not add the folder twice.
         _ = try makeLoaders(try Manifest.load(file: manifestFile))
         XCTAssertEqual(try [String](python: sysPath).filter { $0 == folder + "/host" }.count, 1)
