@@ -230,9 +230,6 @@ final class TestSession {
         do {
             let runner = try installRunner(in: loader)
             outcomes = try body(runner).map(TestRecord.init)
-            // Or closing would wipe modules that `parent` (or above) defined and still uses:
-            // a workaround for the core, see the function's docstring.
-            try runner.forget_delegated_modules()
         } catch {
             outcomes.append(problem(module, "the test runner failed", error))
         }

@@ -115,20 +115,5 @@ enum TestRunnerSource {
             result = _Recorder()
             suite.run(result)
             return result.records
-
-
-        def forget_delegated_modules():
-            """Removes from sys.modules the modules another loader defined, before closing.
-
-            A workaround for the core (CPython 3.11): ending a sub-interpreter clears the
-            dict of every module its sys.modules still held, delegated ones included, and
-            those are the very objects the defining loader keeps using.
-            """
-            import pyloader
-            here = pyloader.current().name
-            for name, module in list(sys.modules.items()):
-                definer = None if module is None else pyloader.defining_loader(module)
-                if definer is not None and definer.name != here:
-                    del sys.modules[name]
         """#
 }
