@@ -361,6 +361,7 @@ public final class Loader: @unchecked Sendable {
         dropBorrowedModules()
         Resolver.forget(self)
         Py_EndInterpreter(state.tstate)
+        ExtensionModules.loaderClosed(self)
         state.tstate = nil
         state.thread.states[id] = nil
         threadStates.removeAll()

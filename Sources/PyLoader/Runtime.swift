@@ -18,6 +18,11 @@ public struct RuntimeOptions: Sendable, Equatable {
     /// The Python executable whose standard library the runtime uses; it must be the
     /// build that matches the linked `libpython3.11` (Debian's `/usr/bin/python3`).
     public var pythonExecutable = "/usr/bin/python3"
+    /// The folder in which PyLoader makes this process's folder of private copies of
+    /// extension modules (`pyloader-<pid>-XXXXXX`, removed at exit; see
+    /// `ExtensionPolicy.copy`). nil: `$PYLOADER_CACHE`, else `$TMPDIR`, else `/tmp`.
+    /// It must allow executable mappings (not a `noexec` mount).
+    public var extensionCacheFolder: String?
 
     public init(rootPaths: [String] = [], systemSitePackages: Bool = false, writeBytecode: Bool = true) {
         self.rootPaths = rootPaths
@@ -95,6 +100,7 @@ enum Runtime {
             throw LoaderError.runtime("CPython was already initialized by other code in this process")
         }
         let rootPaths = try options.rootPaths.map(validatedFolder)
+        ExtensionModules.cacheParentOption = options.extensionCacheFolder
         PyloaderModule.registerInittab()
         if let message = pyl_StartRuntime(options.pythonExecutable, options.writeBytecode ? 1 : 0, 0) {
             throw LoaderError.runtime(String(cString: message))
@@ -126,6 +132,7 @@ enum Runtime {
     /// (CPython left as it is) when a loader is still running code on some thread:
     /// finalizing then would abort the process.
     private static func finalizeAtExit() {
+        defer { ExtensionModules.removeCacheFolder() }   // whatever happens below: mapped copies need no file
         let root: Loader? = lock.withLock {
             if case .running(let root) = phase { return root } else { return nil }
         }

@@ -8,8 +8,10 @@ import CPyLoader
 /// when it is closed. PRECONDITION for all: the GIL is held and the loader's
 /// thread state is current.
 enum InterpreterSetup {
-    /// `sys.path` = standard library + the loader's paths; `.pth` files processed;
-    /// the import hook installed; in children, the delegating finder first on `sys.meta_path`.
+    /// `sys.path` = standard library + the loader's paths; the import hook; the
+    /// extension-module path hook (every loader, the root included: any loader may be
+    /// the first or a later one to load an extension file); in children, the
+    /// delegating finder first on `sys.meta_path`; then `.pth` files processed.
     static func configure(_ loader: Loader, systemSitePackages: Bool) throws {
         let sysPath = Runtime.standardLibraryPaths + loader.paths
         guard let list = try sysPath.makePythonReference() as PyObjectPointer?,
@@ -17,18 +19,6 @@ enum InterpreterSetup {
             throw PythonError.fetch(in: loader)
         }
         Py_DecRef(list)
-
-        let siteDirectories = systemSitePackages ? nil : loader.paths.filter(holdsPthFiles)
-        if systemSitePackages {
-            try run("""
-                import os, site
-                for _d in site.getsitepackages():
-                    if os.path.isdir(_d):
-                        site.addsitedir(_d)
-                """, in: loader)
-        } else if let siteDirectories, !siteDirectories.isEmpty {
-            try run("import site\nfor _d in \(pythonLiteral(siteDirectories)):\n    site.addsitedir(_d)\n", in: loader)
-        }
 
         loader.builtinsDictionary = PyEval_GetBuiltins()
         let owner = Unmanaged.passUnretained(loader).toOpaque()
@@ -40,8 +30,26 @@ enum InterpreterSetup {
             throw PythonError.fetch(in: loader)
         }
         loader.importHook = hook
+        try ExtensionModules.install(in: loader)
         if loader.parent != nil {
             try Resolver.installFinder(in: loader)
+        }
+
+        // `.pth` files last: the imports their `import` lines run then follow the
+        // loader's delegation and extension rules like any other import. The
+        // loader's own paths always have theirs processed, the system's
+        // site-packages (root only, when asked) as well.
+        let siteDirectories = loader.paths.filter(holdsPthFiles)
+        if !siteDirectories.isEmpty {
+            try run("import site\nfor _d in \(pythonLiteral(siteDirectories)):\n    site.addsitedir(_d)\n", in: loader)
+        }
+        if systemSitePackages {
+            try run("""
+                import os, site
+                for _d in site.getsitepackages():
+                    if os.path.isdir(_d):
+                        site.addsitedir(_d)
+                """, in: loader)
         }
     }
 

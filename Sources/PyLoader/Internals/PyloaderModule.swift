@@ -96,6 +96,29 @@ enum PyloaderModule {
                 try Resolver.loadDelegated(fullName: try PyloaderModule.string(a[0], "fullname"), in: try PyloaderModule.loaderArg(a[1], module),
                                            definer: try PyloaderModule.loaderArg(a[2], module))
             } }),
+            // Extension modules in many loaders (ExtensionModules.swift).
+            ("_core_extension_location", { module, args in PyloaderModule.adapt(module, args, count: 3) { a in
+                makePythonString(try ExtensionModules.location(forLoading: try PyloaderModule.string(a[2], "path"),
+                                                               module: try PyloaderModule.string(a[1], "name"),
+                                                               in: try PyloaderModule.loaderArg(a[0], module)))
+            } }),
+            ("_core_extension_failed", { module, args in PyloaderModule.adapt(module, args, count: 4) { a in
+                ExtensionModules.failure(a[3], module: try PyloaderModule.string(a[1], "name"),
+                                         path: try PyloaderModule.string(a[2], "path"),
+                                         in: try PyloaderModule.loaderArg(a[0], module)) ?? Py_NewRef(pyl_None())
+            } }),
+            // Package metadata follows delegation (Metadata.swift).
+            ("_core_distribution_source", { module, args in PyloaderModule.adapt(module, args, count: 2) { a in
+                let names = try PyloaderModule.strings(a[1], "names")
+                guard let source = try Metadata.source(forImportNames: names, in: try PyloaderModule.loaderArg(a[0], module)) else {
+                    return Py_NewRef(pyl_None())
+                }
+                return try PyloaderModule.idObject(source)
+            } }),
+            ("_core_distributions", { module, args in PyloaderModule.adapt(module, args, count: 2) { a in
+                let name = a[1] == pyl_None() ? nil : try PyloaderModule.string(a[1], "name")
+                return Metadata.distributions(named: name, in: try PyloaderModule.loaderArg(a[0], module))
+            } }),
         ]
         let methods = UnsafeMutablePointer<PyMethodDef>.allocate(capacity: table.count + 1)
         for (index, (name, function)) in table.enumerated() {
@@ -118,6 +141,10 @@ enum PyloaderModule {
             }
             guard let id = PyLong_FromLong(loader.id) else { return -1 }
             PyDict_SetItemString(namespace, "_ID", id)
+            // PyEval_EvalCode, unlike exec(), does not add __builtins__ (3.11), and C code
+            // that imports while a frame of this module runs (PyImport_Import in an
+            // extension's PyInit) reads it from the globals.
+            PyDict_SetItemString(namespace, "__builtins__", PyEval_GetBuiltins())
             Py_DecRef(id)
             guard let code = moduleCode() else { return -1 }
             defer { Py_DecRef(code) }

@@ -175,8 +175,20 @@ def defining_loader(obj):
 """#
 
 /// The import-system half of `pyloader`: the finder every child loader has first
-/// on `sys.meta_path`, and the legacy-protocol loader for delegated modules.
+/// on `sys.meta_path` (imports and package metadata), the legacy-protocol loader for
+/// delegated modules, and the extension-module loader every loader's path hook uses.
+/// The rules are Swift: `Resolver`, `Metadata`, `ExtensionModules`.
 let pyloaderFinderSource = #"""
+
+
+import _imp
+from _frozen_importlib import ModuleSpec as _ModuleSpec
+from _frozen_importlib_external import (
+    BYTECODE_SUFFIXES as _BYTECODE_SUFFIXES, EXTENSION_SUFFIXES as _EXTENSION_SUFFIXES,
+    SOURCE_SUFFIXES as _SOURCE_SUFFIXES, ExtensionFileLoader as _ExtensionFileLoaderBase,
+    FileFinder as _FileFinder, SourceFileLoader as _SourceFileLoader,
+    SourcelessFileLoader as _SourcelessFileLoader)
+_EXTENSION_SUFFIXES = tuple(_EXTENSION_SUFFIXES)
 
 
 class _DelegatedLoader:
@@ -218,8 +230,105 @@ class _DelegatingFinder:
         return spec
 
     @staticmethod
+    def find_distributions(context=None):
+        """importlib.metadata's hook: the distributions this loader takes from the
+        loader that defines their packages (the rule is in Metadata.swift). The
+        loader's own path finders, after this one, answer for the rest. An explicit
+        path= asks about those folders only: not delegated."""
+        if context is None:
+            from importlib.metadata import DistributionFinder
+            context = DistributionFinder.Context()
+        if "path" in vars(context):
+            return ()
+        return _delegated_distributions(context.name)
+
+    @staticmethod
     def invalidate_caches():
         pass
+
+
+def _delegated_distributions(name):
+    from importlib.metadata import DistributionFinder, MetadataPathFinder
+    if name is not None:
+        # This loader's own copy names the import names; the defining loader answers.
+        for own in MetadataPathFinder.find_distributions(DistributionFinder.Context(name=name)):
+            source = _core_distribution_source(_ID, _import_names(own))
+            return () if source is None else _core_distributions(source, name)
+    # No copy of its own (or every distribution): those of the parent's view that
+    # come from the loader this loader would take their packages from.
+    found = []
+    for dist in _core_distributions(_core_info(_ID)[1], name):
+        source = _core_distribution_source(_ID, _import_names(dist))
+        if source is not None and source == _core_defining(type(dist)):
+            found.append(dist)
+    return found
+
+
+def _import_names(dist):
+    """A distribution's top-level import names: its top_level.txt, else the first
+    part of the Python and extension files its RECORD lists (what CPython 3.11's
+    packages_distributions() infers, extension modules included)."""
+    declared = (dist.read_text("top_level.txt") or "").split()
+    if declared:
+        return tuple(declared)
+    names = set()
+    for file in dist.files or ():
+        parts = file.parts
+        if parts and parts[0] != ".." and (file.suffix == ".py" or file.name.endswith(_EXTENSION_SUFFIXES)):
+            names.add(parts[0] if len(parts) > 1 else file.name.partition(".")[0])
+    return tuple(name for name in names if name.isidentifier())
+
+
+class _ExtensionFileLoader(_ExtensionFileLoaderBase):
+    """importlib's loader for extension modules, except that PyLoader chooses the
+    file this interpreter loads (the rule is in ExtensionModules.swift): the file in
+    place, or a private copy when another loader of the process already loaded it,
+    so that each loader gets its own C state. The module still reports its own file."""
+
+    def create_module(self, spec):
+        location = _core_extension_location(_ID, spec.name, self.path)
+        try:
+            if location == self.path:
+                return _imp.create_dynamic(spec)
+            module = _imp.create_dynamic(_ModuleSpec(spec.name, self, origin=location))
+        except Exception as error:
+            replacement = _core_extension_failed(_ID, spec.name, self.path, error)
+            if replacement is None:
+                raise
+            raise replacement from error
+        if getattr(module, "__file__", None) == location:
+            module.__file__ = self.path   # single-phase init sets it to the file dlopen() got
+        return module
+
+    def exec_module(self, module):
+        try:
+            _imp.exec_dynamic(module)
+        except Exception as error:
+            replacement = _core_extension_failed(_ID, self.name, self.path, error)
+            if replacement is None:
+                raise
+            raise replacement from error
+
+
+def _install_extension_loader(in_place):
+    """Puts first on sys.path_hooks a FileFinder hook whose extension modules go
+    through _ExtensionFileLoader, for every folder except those in `in_place` (the
+    standard library's), which it leaves to the stock FileFinder hook after it."""
+    import sys
+    in_place = frozenset(in_place)
+    make_finder = _FileFinder.path_hook((_ExtensionFileLoader, _EXTENSION_SUFFIXES),
+                                        (_SourceFileLoader, _SOURCE_SUFFIXES),
+                                        (_SourcelessFileLoader, _BYTECODE_SUFFIXES))
+
+    def pyloader_path_hook(path):
+        if path in in_place:
+            raise ImportError("left to the next path hook", path=path)
+        return make_finder(path)
+
+    sys.path_hooks.insert(0, pyloader_path_hook)
+    # A finder cached before the hook existed would keep the stock extension loader.
+    for path in [path for path in sys.path_importer_cache if path not in in_place]:
+        del sys.path_importer_cache[path]
 
 
 def _own_find_spec(name):
@@ -242,6 +351,4 @@ def _install_finder():
     if _DelegatingFinder not in sys.meta_path:
         sys.meta_path.insert(0, _DelegatingFinder)
 
-
-from _frozen_importlib import ModuleSpec as _ModuleSpec
 """#

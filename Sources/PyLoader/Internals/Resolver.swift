@@ -124,14 +124,16 @@ enum Resolver {
     /// For a submodule not yet imported, the loader of its top-level package.
     /// PRECONDITION: `loader`'s thread state is current.
     static func definingLoader(of fullName: String, seenFrom loader: Loader) throws -> Loader? {
+        let top = topLevelName(fullName)
+        // A module that ran no Python code (an extension, a namespace package) has no
+        // __builtins__ to tell its loader by: a delegated one is in `delegatedNames`.
         if let module = moduleInSysModules(fullName) {
             defer { Py_DecRef(module) }
-            return definingLoader(ofObject: module) ?? loader
+            return definingLoader(ofObject: module) ?? loader.delegatedNames[top] ?? loader
         }
-        let top = topLevelName(fullName)
         if top != fullName, let module = moduleInSysModules(top) {
             defer { Py_DecRef(module) }
-            return definingLoader(ofObject: module) ?? loader
+            return definingLoader(ofObject: module) ?? loader.delegatedNames[top] ?? loader
         }
         return try loader.provider(of: top)
     }
