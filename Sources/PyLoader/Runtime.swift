@@ -118,7 +118,7 @@ enum Runtime {
         standardLibraryNames = Set(
             (["stdlib_module_names", "builtin_module_names"] as [String]).flatMap { name in
                 PySys_GetObject(name).flatMap(swiftStrings) ?? []
-            })
+            }).union(standardLibraryPaths.flatMap(topLevelModuleNames(in:)))
         pyl_SetCrossImport(crossImport)
         let root = Loader(rootWithInterpreter: mainInterpreter, paths: rootPaths)
         Loader.registry.add(root)
@@ -153,6 +153,29 @@ enum Runtime {
         finalizing = true
         Py_FinalizeEx()
     }
+}
+
+/// The top-level module names a standard-library folder holds: also the private ones
+/// `sys.stdlib_module_names` leaves out (`_sysconfigdata_*`, Debian's additions), so
+/// that every loader loads them for itself like the rest of the standard library.
+func topLevelModuleNames(in folder: String) -> [String] {
+    guard let directory = opendir(folder) else { return [] }
+    defer { closedir(directory) }
+    var names: [String] = []
+    while let entry = readdir(directory) {
+        let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+            String(cString: raw.bindMemory(to: CChar.self).baseAddress!)
+        }
+        guard !name.hasPrefix("."), name != "site-packages", name != "dist-packages" else { continue }
+        if name.hasSuffix(".py") {
+            names.append(String(name.dropLast(3)))
+        } else if name.hasSuffix(".so"), let dot = name.firstIndex(of: ".") {
+            names.append(String(name[..<dot]))
+        } else if access(folder + "/" + name + "/__init__.py", F_OK) == 0 {
+            names.append(name)
+        }
+    }
+    return names
 }
 
 /// `list(sys.path)` of the current interpreter. PRECONDITION: the GIL is held.

@@ -143,6 +143,30 @@ final class DelegationTests: PluginTreeTestCase {
         XCTAssertTrue(try alpha.eval("hostapi").isIdentical(to: try host.importModule("hostapi")))
     }
 
+    func testPrivateStandardLibraryModulesAreEveryLoadersOwn() throws {
+        // _sysconfigdata_* is in the standard library's folder but not in
+        // sys.stdlib_module_names: it must not be delegated to the root.
+        let name = try value(try Loader.root, "__import__('sysconfig')._get_sysconfigdata_name()", as: String.self)
+        let child = try makeChild("private-stdlib")
+        XCTAssertEqual(try child.which(name)?.name, child.name)
+        XCTAssertFalse(try child.importModule(name).isIdentical(to: try Loader.root.importModule(name)))
+    }
+
+    func testParentNamespacePackageDoesNotHideTheChildsRegularPackage() throws {
+        let parentFolder = try temporaryFolder(), childFolder = try temporaryFolder()
+        try makeFolder("\(parentFolder)/nspkg")
+        try write("\(parentFolder)/nspkg/portion.py", "WHERE = 'parent portion'\n")
+        try makeFolder("\(childFolder)/nspkg")
+        try write("\(childFolder)/nspkg/__init__.py", "WHERE = 'child regular'\n")
+        let parent = try makeChild("ns-parent", paths: [parentFolder])
+        let child = try makeChild("ns-child", of: parent, paths: [childFolder])
+        XCTAssertEqual(try value(child, "__import__('nspkg').WHERE", as: String.self), "child regular")
+        XCTAssertEqual(try child.which("nspkg")?.name, child.name)
+        // Without a regular package of its own, the child takes the parent's namespace package.
+        let other = try makeChild("ns-other", of: parent)
+        XCTAssertEqual(try value(other, "__import__('nspkg.portion').portion.WHERE", as: String.self), "parent portion")
+    }
+
     func testClosingAChildLeavesTheModulesItBorrowedIntact() throws {
         // Regression: Py_EndInterpreter cleared every module in the child's sys.modules,
         // including the host's own hostapi delegated to it (hostapi.__version__ became None).

@@ -91,6 +91,24 @@ final class LoaderTests: LoaderTestCase {
         XCTAssertLessThan(parentIndex, childIndex)
     }
 
+    func testPythonChildTakesEveryOption() throws {
+        let parent = try makeChild("pyopts")
+        try parent.exec("""
+            import pyloader
+            c = pyloader.current().child('\(uniqueName("pyopts-c"))', paths=['\(fixtures)/delegation/child'],
+                                         delegation='child-first', shared=['x'], local=['y'], extensions='error')
+            opts = [c.delegation, list(c.shared), list(c.local), c.extensions, list(c.paths)]
+            c.close()
+            try:
+                pyloader.current().child('bad-ext', extensions='sometimes')
+            except ValueError as e:
+                bad = str(e)
+            """)
+        XCTAssertEqual(try parent.eval("opts").description,
+                       "['child-first', ['x'], ['y'], 'error', ['\(fixtures)/delegation/child']]")
+        XCTAssertTrue(try value(parent, "bad", as: String.self).contains("extensions must be"))
+    }
+
     func testRunMainSetsArgvAndReturnsTheExitStatus() throws {
         let child = try makeChild("main")
         XCTAssertEqual(try child.runMain(path: "\(fixtures)/scripts/exit_code.py", arguments: ["7"]), 7)

@@ -21,14 +21,17 @@ enum PyloaderModule {
             ("_core_ids", { module, args in PyloaderModule.adapt(module, args, count: 0) { _ in
                 try Loader.root.subtree.map(\.id).makePythonReference()
             } }),
-            ("_core_child", { module, args in PyloaderModule.adapt(module, args, count: 6) { a in
+            ("_core_child", { module, args in PyloaderModule.adapt(module, args, count: 7) { a in
                 let parent = try PyloaderModule.loaderArg(a[0], module)
                 guard let delegation = Delegation(rawValue: try PyloaderModule.string(a[3], "delegation")) else {
                     throw LoaderError.invalidArgument("delegation must be \"parent-first\" or \"child-first\"")
                 }
+                guard let extensions = ExtensionPolicy(rawValue: try PyloaderModule.string(a[6], "extensions")) else {
+                    throw LoaderError.invalidArgument("extensions must be \"copy\", \"share\" or \"error\"")
+                }
                 let child = try parent.child(try PyloaderModule.string(a[1], "name"), paths: try PyloaderModule.strings(a[2], "paths"),
                                              delegation: delegation, shared: try PyloaderModule.strings(a[4], "shared"),
-                                             local: try PyloaderModule.strings(a[5], "local"))
+                                             local: try PyloaderModule.strings(a[5], "local"), extensions: extensions)
                 return try PyloaderModule.idObject(child)
             } }),
             ("_core_exec", { module, args in PyloaderModule.adapt(module, args, count: 2) { a in
@@ -236,6 +239,7 @@ enum PyloaderModule {
             makePythonString(loader.delegation.rawValue),
             makePythonStringTuple(loader.shared),
             makePythonStringTuple(loader.local),
+            makePythonString(loader.extensions.rawValue),
         ]
         guard !items.contains(where: { $0 == nil }), let tuple = PyTuple_New(items.count) else {
             items.forEach { Py_DecRef($0) }

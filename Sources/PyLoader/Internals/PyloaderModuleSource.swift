@@ -67,9 +67,15 @@ class Loader:
         """Whether the loader has been closed."""
         return _core_closed(self._id)
 
-    def child(self, name, paths=(), delegation="parent-first", shared=(), local=()):
+    @property
+    def extensions(self):
+        """"copy", "share" or "error": what happens to an extension file loaded elsewhere."""
+        return _core_info(self._id)[7]
+
+    def child(self, name, paths=(), delegation="parent-first", shared=(), local=(), extensions="copy"):
         """Make a child loader with its own sub-interpreter."""
-        return _wrap(_core_child(self._id, name, tuple(paths), delegation, tuple(shared), tuple(local)))
+        return _wrap(_core_child(self._id, name, tuple(paths), delegation, tuple(shared), tuple(local),
+                                 extensions))
 
     def exec(self, source):
         """Run source in this loader's __main__ namespace."""

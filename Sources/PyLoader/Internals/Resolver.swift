@@ -49,7 +49,12 @@ enum Resolver {
         }
         switch loader.delegation {
         case .parentFirst:                                                       // 4
-            return try parent.provider(of: top).map(Decision.delegated) ?? .local
+            guard let definer = try parent.provider(of: top) else { return .local }
+            // As on one sys.path, a regular package or module beats namespace-package
+            // portions found first: the parent's namespace package does not hide the
+            // child's own regular one.
+            if try definer.isNamespacePackage(top), try loader.hasOwnRegular(top) { return .local }
+            return .delegated(definer)
         case .childFirst:                                                        // 5
             if try loader.hasOwn(top) { return .local }
             return try parent.provider(of: top).map(Decision.delegated) ?? .local
@@ -219,6 +224,15 @@ enum Resolver {
         return Py_NewRef(module)
     }
 
+    /// A namespace package's spec has no origin file and no loader of its own
+    /// (3.11: `origin` None, or `loader` a NamespaceLoader). Consumes `spec`.
+    static func isNamespaceSpec(_ spec: PyObjectPointer?) -> Bool {
+        guard let spec, spec != pyl_None() else { Py_DecRef(spec); PyErr_Clear(); return false }
+        defer { Py_DecRef(spec) }
+        let (origin, isPackage) = describe(spec: Py_NewRef(spec))
+        return isPackage && (origin == nil || origin == "namespace")
+    }
+
     /// `(spec.origin, spec.submodule_search_locations is not None)`; consumes `spec`.
     private static func describe(spec: PyObjectPointer?) -> (String?, Bool) {
         guard let spec, spec != pyl_None() else { Py_DecRef(spec); PyErr_Clear(); return (nil, false) }
@@ -290,6 +304,24 @@ extension Loader {
         let spec = try ownSpec(name)
         defer { Py_DecRef(spec) }
         return spec != pyl_None()
+    }
+
+    /// Whether top-level `name`, as this loader has or would load it, is a namespace package.
+    func isNamespacePackage(_ name: String) throws -> Bool {
+        try withActivated {
+            if let module = Resolver.moduleInSysModules(name) {
+                defer { Py_DecRef(module) }
+                return Resolver.isNamespaceSpec(PyObject_GetAttrString(module, "__spec__"))
+            }
+            return Resolver.isNamespaceSpec(try ownSpec(name))
+        }
+    }
+
+    /// Whether this loader's own finders find top-level `name` as a regular module or package.
+    func hasOwnRegular(_ name: String) throws -> Bool {
+        let spec = try ownSpec(name)
+        guard spec != pyl_None() else { Py_DecRef(spec); return false }
+        return try withActivated { !Resolver.isNamespaceSpec(spec) }
     }
 
     /// `pyloader._own_find_spec(name)` in this loader (new reference; `None` when not found).
