@@ -109,15 +109,7 @@ enum InterpreterSetup {
 
     /// Whether a folder directly holds a `.pth` file.
     static func holdsPthFiles(_ folder: String) -> Bool {
-        guard let directory = opendir(folder) else { return false }
-        defer { closedir(directory) }
-        while let entry = readdir(directory) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                String(cString: raw.bindMemory(to: CChar.self).baseAddress!)
-            }
-            if name.hasSuffix(".pth") { return true }
-        }
-        return false
+        directoryEntries(folder).contains { $0.hasSuffix(".pth") }
     }
 }
 
