@@ -44,6 +44,9 @@ public final class Loader: @unchecked Sendable {
     var newestHandle: Unmanaged<PythonObject>?
     /// `builtins.__import__` of this interpreter (a strong reference), or nil.
     var importHook: PyObjectPointer?
+    /// References whose handles were released on a thread that could not enter the
+    /// loader while it was closing; `close()` drops them in the loader.
+    var deferredReleases: [PyObjectPointer] = []
     /// How many threads have this loader as a context loader right now.
     var contextUses = 0
     /// This interpreter's `pyloader` module (a strong reference), once imported by PyLoader.
@@ -211,10 +214,11 @@ public final class Loader: @unchecked Sendable {
     }
 
     /// Imports a module (dotted names allowed) in this loader, by its delegation rules.
+    /// The loader is named explicitly, so the thread's context loader does not apply.
     /// - Returns: The module (for `a.b`, the submodule `a.b`).
     public func importModule(_ name: String) throws -> PythonObject {
         try withActivated {
-            guard let module = PyImport_ImportModule(name) else { throw PythonError.fetch(in: self) }
+            guard let module = Resolver.importInCurrentInterpreter(name) else { throw PythonError.fetch(in: self) }
             return PythonObject(newReference: module, loader: self)
         }
     }
@@ -274,15 +278,23 @@ public final class Loader: @unchecked Sendable {
 
     /// PRECONDITION: the GIL is held.
     func closeHoldingGIL(thread: ThreadRecord) throws {
-        guard lifecycle != .closed else { return }
+        guard lifecycleHoldingGIL != .closed else { return }
         try checkClosable(from: thread)
         let loaders = subtree
-        // Every check that can refuse comes before anything is closed.
-        for loader in loaders {
-            try loader.joinPythonThreads(thread: thread)
-        }
-        for loader in loaders.reversed() {   // parents before children, so reversed: deepest first
-            try loader.endOwnInterpreter(thread: thread)
+        // From here on no thread can enter the subtree (activations see `.closing`),
+        // so what was just checked stays true while close() gives the GIL up to join
+        // threads and run atexit callbacks. Every refusal reopens what is not closed.
+        for loader in loaders { loader.lifecycle = .closing }
+        do {
+            for loader in loaders {
+                try loader.joinPythonThreads(thread: thread)
+            }
+            for loader in loaders.reversed() {   // parents before children, so reversed: deepest first
+                try loader.endOwnInterpreter(thread: thread)
+            }
+        } catch {
+            for loader in loaders where loader.lifecycleHoldingGIL == .closing { loader.lifecycle = .open }
+            throw error
         }
     }
 
@@ -312,7 +324,7 @@ public final class Loader: @unchecked Sendable {
     private func joinPythonThreads(thread: ThreadRecord) throws {
         guard InterpreterSetup.foreignThreadStates(of: self) > 0 else { return }
         let previous = pyl_CurrentThreadState()
-        let state = try threadState(on: thread)
+        let state = try threadState(on: thread, closing: true)
         PyThreadState_Swap(state.tstate)
         let alive = InterpreterSetup.joinThreads(in: self, timeout: Loader.threadJoinTimeout)
         PyThreadState_Swap(previous)
@@ -325,9 +337,9 @@ public final class Loader: @unchecked Sendable {
     /// Runs the interpreter's atexit callbacks and ends it. PRECONDITION: the GIL is
     /// held; no descendants are open; no thread of its own is running.
     private func endOwnInterpreter(thread: ThreadRecord) throws {
-        guard lifecycle != .closed else { return }
+        guard lifecycleHoldingGIL != .closed else { return }
         let previous = pyl_CurrentThreadState()
-        let state = try threadState(on: thread)
+        let state = try threadState(on: thread, closing: true)
         PyThreadState_Swap(state.tstate)
         InterpreterSetup.runExitFunctions()
         // An atexit callback may have started a thread: wait for it like any other.
@@ -346,6 +358,8 @@ public final class Loader: @unchecked Sendable {
     func endInterpreter(current state: LoaderThreadState) {
         lifecycle = .closing
         releaseHandles()
+        for pointer in deferredReleases { Py_DecRef(pointer) }
+        deferredReleases.removeAll()
         for other in threadStates where other !== state {
             if let tstate = other.tstate {
                 PyThreadState_Clear(tstate)
@@ -353,14 +367,23 @@ public final class Loader: @unchecked Sendable {
                 other.tstate = nil
             }
         }
-        if let hook = importHook {
-            pyl_DisarmImportHook(hook)
-            Py_DecRef(hook)
-            importHook = nil
-        }
+        // Functions of this loader may outlive it (held by other loaders). Ending the
+        // interpreter clears its builtins dict, which they keep: putting the disarmed
+        // hook back in it afterwards makes their lazy imports raise an ImportError that
+        // names this loader instead of "__import__ not found".
+        let hook = importHook
+        let builtins = builtinsDictionary.flatMap { Py_NewRef($0) }
+        if let hook { pyl_DisarmImportHook(hook) }
+        importHook = nil
+        builtinsDictionary = nil
         dropBorrowedModules()
         Resolver.forget(self)
         Py_EndInterpreter(state.tstate)
+        PyThreadState_Swap(state.thread.carrier)   // no thread state is current after Py_EndInterpreter
+        if let builtins, let hook, PyDict_SetItemString(builtins, "__import__", hook) != 0 { PyErr_Clear() }
+        Py_DecRef(builtins)
+        Py_DecRef(hook)
+        PyThreadState_Swap(nil)
         ExtensionModules.loaderClosed(self)
         state.tstate = nil
         state.thread.states[id] = nil

@@ -127,6 +127,13 @@ enum TOMLParser {
     /// Parses `source` into a `TOMLValue`; tables keep their order (Python dicts are ordered).
     /// - Throws: `ManifestError` for invalid TOML, with the line when the parser names one.
     static func parse(_ source: String, file: String) throws -> TOMLValue {
+        // tomllib parses nested arrays and inline tables recursively, and a deep
+        // enough nest overflows a small thread stack before any RecursionError: no
+        // manifest needs more than a few levels, so deeper text is refused up front.
+        if let line = lineExceedingNesting(source, limit: maximumNesting) {
+            throw ManifestError(file: file, line: line,
+                                message: "invalid TOML: values nested more than \(maximumNesting) levels deep")
+        }
         let root = try Loader.root
         let tomllib = try root.importModule("tomllib")
         let document: PythonObject
@@ -135,8 +142,50 @@ enum TOMLParser {
         } catch let error as PythonError where error.typeName == "TOMLDecodeError" {
             throw ManifestError.syntaxError(file: file, message: error.message,
                                             line: syntaxErrorLine(error.message, source: source))
+        } catch let error as PythonError where error.typeName == "RecursionError" {
+            throw ManifestError(file: file, message: "invalid TOML: nested too deeply for the parser")
         }
-        return try value(of: document, builtins: try root.importModule("builtins"), file: file)
+        return try value(of: document, builtins: try root.importModule("builtins"), file: file, depth: 0)
+    }
+
+    /// How deep arrays, inline tables and dotted tables may nest in a manifest.
+    static let maximumNesting = 32
+
+    /// The line where `[`/`{` nesting first goes past `limit`, outside strings and
+    /// comments; nil when it never does.
+    static func lineExceedingNesting(_ source: String, limit: Int) -> Int? {
+        var depth = 0, line = 1
+        var quote: [UInt8]? = nil          // the closing delimiter of the string we are in
+        var inComment = false
+        let bytes = Array(source.utf8)
+        var index = 0
+        while index < bytes.count {
+            let byte = bytes[index]
+            if byte == UInt8(ascii: "\n") { line += 1; inComment = false }
+            if inComment { index += 1; continue }
+            if let closing = quote {
+                if byte == UInt8(ascii: "\\"), closing.first == UInt8(ascii: "\"") { index += 2; continue }
+                if bytes[index...].starts(with: closing) { index += closing.count; quote = nil; continue }
+                index += 1
+                continue
+            }
+            switch byte {
+            case UInt8(ascii: "#"): inComment = true
+            case UInt8(ascii: "\""), UInt8(ascii: "'"):
+                let triple = [byte, byte, byte]
+                quote = bytes[index...].starts(with: triple) ? triple : [byte]
+                index += quote!.count
+                continue
+            case UInt8(ascii: "["), UInt8(ascii: "{"):
+                depth += 1
+                if depth > limit { return line }
+            case UInt8(ascii: "]"), UInt8(ascii: "}"):
+                depth = Swift.max(0, depth - 1)
+            default: break
+            }
+            index += 1
+        }
+        return nil
     }
 
     /// The line `tomllib` names in a `TOMLDecodeError` message: `"... (at line 3, column 8)"`,
@@ -154,7 +203,11 @@ enum TOMLParser {
 
     /// Converts what `tomllib` returns: `dict`, `list`, `str`, `int`, `float`, `bool`,
     /// and `datetime`/`date`/`time` (kept as ISO 8601 text).
-    private static func value(of object: PythonObject, builtins: PythonObject, file: String) throws -> TOMLValue {
+    private static func value(of object: PythonObject, builtins: PythonObject, file: String, depth: Int) throws -> TOMLValue {
+        // Dotted table headers nest without brackets: the same limit, here.
+        guard depth <= maximumNesting else {
+            throw ManifestError(file: file, message: "invalid TOML: tables nested more than \(maximumNesting) levels deep")
+        }
         switch object.typeName {
         case "str":
             return .string(try String(python: object))
@@ -169,11 +222,13 @@ enum TOMLParser {
             return .float(try Double(python: object))
         case "list":
             let count = try Int(python: try builtins.len(object))
-            return .array(try (0..<count).map { try value(of: try object[$0], builtins: builtins, file: file) })
+            return .array(try (0..<count).map { try value(of: try object[$0], builtins: builtins, file: file, depth: depth + 1) })
         case "dict":
             // list(d) gives the keys in insertion order, which is the file's order.
             let keys = try [String](python: try builtins.list(object))
-            return .table(try keys.map { (key: $0, value: try value(of: try object[$0], builtins: builtins, file: file)) })
+            return .table(try keys.map {
+                (key: $0, value: try value(of: try object[$0], builtins: builtins, file: file, depth: depth + 1))
+            })
         default:
             return .datetime(try String(python: try object.isoformat()))
         }

@@ -46,12 +46,18 @@ public final class PythonObject {
     }
 
     deinit {
-        // The loader's close() already released it, or the loader is gone.
-        try? loader.withActivated {
-            guard let pointer else { return }
-            unlink()
-            self.pointer = nil
-            Py_DecRef(pointer)
+        do {
+            try loader.withActivated { release() }
+        } catch {
+            // The loader is closed (close() already released this handle) or closing
+            // on another thread: hand the reference to close(), which drops it in the
+            // loader. Either way the handle must leave the loader's list now.
+            _ = try? Loader.root.withActivated {
+                guard let pointer else { return }
+                unlink()
+                self.pointer = nil
+                loader.deferredReleases.append(pointer)
+            }
         }
     }
 

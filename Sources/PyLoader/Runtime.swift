@@ -47,6 +47,8 @@ enum Runtime {
 
     /// Set once at start-up, before any other thread can see the runtime.
     nonisolated(unsafe) static var mainInterpreter: InterpreterPointer!
+    /// The thread state Py_Initialize made (the starting thread's carrier).
+    nonisolated(unsafe) static var initialThreadState: ThreadStatePointer?
     /// Set (with the GIL held) just before Py_FinalizeEx; read without a lock on the
     /// path that takes the GIL, where a stale `false` cannot happen after exit began.
     nonisolated(unsafe) static var finalizing = false
@@ -108,6 +110,7 @@ enum Runtime {
         // Py_InitializeFromConfig returns with the main thread state current and the GIL held.
         let mainThreadState = pyl_CurrentThreadState()!
         mainInterpreter = mainThreadState.pointee.interp
+        initialThreadState = mainThreadState
         ThreadRecord.makeCurrent(adopting: mainThreadState)
         ThreadRecord.current.gilDepth += 1
         defer {

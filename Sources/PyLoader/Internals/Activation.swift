@@ -2,6 +2,10 @@ import CPython
 import CPyLoader
 
 extension Loader {
+    /// How many levels of Python recursion one crossing between loaders counts as: it
+    /// costs far more C stack than a Python call (PyLoader's frames, and often a compile).
+    static let crossingRecursionCost: Int32 = 20
+
     /// Runs `body` with this loader's thread state current on the calling thread,
     /// and restores exactly the previous thread state afterwards, however deeply
     /// nested (Swift → A → Python → Swift → B → ...).
@@ -31,7 +35,18 @@ extension Loader {
         state.depth += 1
         defer { state.depth -= 1 }
         if state.tstate == previous { return try body() }
-        PyThreadState_Swap(state.tstate)
+        let tstate = state.tstate!
+        PyThreadState_Swap(tstate)
+        // Each thread state counts recursion on its own (3.11): without this, recursion
+        // that goes round several loaders gets the whole limit in each of them and
+        // overflows the C stack before any RecursionError. A crossing inherits the
+        // caller's remaining depth, less what its own C frames cost.
+        let ownRemaining = tstate.pointee.recursion_remaining
+        if let previous {
+            tstate.pointee.recursion_remaining = Swift.min(ownRemaining,
+                                                           previous.pointee.recursion_remaining - Loader.crossingRecursionCost)
+        }
+        defer { tstate.pointee.recursion_remaining = ownRemaining }
         do {
             let result = try body()
             PyThreadState_Swap(previous)
@@ -50,9 +65,11 @@ extension Loader {
     }
 
     /// The calling thread's thread state in this loader, made on first use.
+    /// `closing`: for `close()` itself, which still enters a loader it is closing.
     /// PRECONDITION: the GIL is held.
-    func threadState(on thread: ThreadRecord) throws -> LoaderThreadState {
-        guard lifecycleHoldingGIL == .open else { throw LoaderError.closed(loader: name) }
+    func threadState(on thread: ThreadRecord, closing: Bool = false) throws -> LoaderThreadState {
+        let lifecycle = lifecycleHoldingGIL
+        guard lifecycle == .open || (closing && lifecycle == .closing) else { throw LoaderError.closed(loader: name) }
         if let state = thread.states[id], state.tstate != nil { return state }
         let tstate = parent == nil ? thread.carrier : PyThreadState_New(interpreter)!
         let state = LoaderThreadState(thread: thread, loader: self, tstate: tstate)

@@ -55,7 +55,7 @@ enum PyloaderModule {
             ("_core_import", { module, args in PyloaderModule.adapt(module, args, count: 2) { a in
                 let loader = try PyloaderModule.loaderArg(a[0], module)
                 let name = try PyloaderModule.string(a[1], "name")
-                return loader.callMovingException { PyImport_ImportModule(name) }
+                return loader.callMovingException { Resolver.importInCurrentInterpreter(name) }
             } }),
             ("_core_run_main", { module, args in PyloaderModule.adapt(module, args, count: 3) { a in
                 let loader = try PyloaderModule.loaderArg(a[0], module)
@@ -73,7 +73,8 @@ enum PyloaderModule {
                 return try PyloaderModule.idObject(found)
             } }),
             ("_core_close", { module, args in PyloaderModule.adapt(module, args, count: 1) { a in
-                try PyloaderModule.loaderArg(a[0], module).close()
+                // Closing a closed loader does nothing, as in Swift.
+                if let loader = Loader.registry.loader(id: try PyloaderModule.int(a[0])) { try loader.close() }
                 return Py_NewRef(pyl_None())
             } }),
             ("_core_context_push", { module, args in PyloaderModule.adapt(module, args, count: 1) { a in

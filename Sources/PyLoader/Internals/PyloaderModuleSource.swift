@@ -187,8 +187,13 @@ def defining_loader(obj):
 let pyloaderFinderSource = #"""
 
 
+# PyLoader's own code must import in this loader whatever the thread's context
+# loader: an import statement here would go through the hook, which honours it.
+# Module-level imports run while this module is made (no context applies then);
+# later ones use _gcd_import, which bypasses builtins.__import__.
 import _imp
-from _frozen_importlib import ModuleSpec as _ModuleSpec
+import sys as _sys
+from _frozen_importlib import ModuleSpec as _ModuleSpec, _gcd_import as _import
 from _frozen_importlib_external import (
     BYTECODE_SUFFIXES as _BYTECODE_SUFFIXES, EXTENSION_SUFFIXES as _EXTENSION_SUFFIXES,
     SOURCE_SUFFIXES as _SOURCE_SUFFIXES, ExtensionFileLoader as _ExtensionFileLoaderBase,
@@ -242,8 +247,7 @@ class _DelegatingFinder:
         loader's own path finders, after this one, answer for the rest. An explicit
         path= asks about those folders only: not delegated."""
         if context is None:
-            from importlib.metadata import DistributionFinder
-            context = DistributionFinder.Context()
+            context = _import("importlib.metadata").DistributionFinder.Context()
         if "path" in vars(context):
             return ()
         return _delegated_distributions(context.name)
@@ -254,7 +258,8 @@ class _DelegatingFinder:
 
 
 def _delegated_distributions(name):
-    from importlib.metadata import DistributionFinder, MetadataPathFinder
+    metadata = _import("importlib.metadata")
+    DistributionFinder, MetadataPathFinder = metadata.DistributionFinder, metadata.MetadataPathFinder
     if name is not None:
         # This loader's own copy names the import names; the defining loader answers.
         for own in MetadataPathFinder.find_distributions(DistributionFinder.Context(name=name)):
@@ -320,7 +325,7 @@ def _install_extension_loader(in_place):
     """Puts first on sys.path_hooks a FileFinder hook whose extension modules go
     through _ExtensionFileLoader, for every folder except those in `in_place` (the
     standard library's), which it leaves to the stock FileFinder hook after it."""
-    import sys
+    sys = _sys
     in_place = frozenset(in_place)
     make_finder = _FileFinder.path_hook((_ExtensionFileLoader, _EXTENSION_SUFFIXES),
                                         (_SourceFileLoader, _SOURCE_SUFFIXES),
@@ -339,8 +344,7 @@ def _install_extension_loader(in_place):
 
 def _own_find_spec(name):
     """The spec this loader's own finders give for a top-level name (delegation aside)."""
-    import sys
-    for finder in sys.meta_path:
+    for finder in _sys.meta_path:
         if finder is _DelegatingFinder:
             continue
         find_spec = getattr(finder, "find_spec", None)
@@ -353,8 +357,7 @@ def _own_find_spec(name):
 
 
 def _install_finder():
-    import sys
-    if _DelegatingFinder not in sys.meta_path:
-        sys.meta_path.insert(0, _DelegatingFinder)
+    if _DelegatingFinder not in _sys.meta_path:
+        _sys.meta_path.insert(0, _DelegatingFinder)
 
 """#

@@ -89,8 +89,16 @@ final class ThreadRecord {
             state.tstate = nil
         }
         record.states.removeAll()
-        PyThreadState_Clear(record.carrier)
-        PyThreadState_DeleteCurrent()
+        if record.carrier == Runtime.initialThreadState {
+            // The main interpreter's initial thread state is static memory in 3.11,
+            // reused for the next thread state of an interpreter that has none:
+            // deleting it here made the next new thread abort ("init_threadstate:
+            // thread state already initialized"). It stays, unused, until finalization.
+            PyEval_SaveThread()
+        } else {
+            PyThreadState_Clear(record.carrier)
+            PyThreadState_DeleteCurrent()
+        }
     }
 }
 
