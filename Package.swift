@@ -36,6 +36,8 @@ let package = Package(
             name: "pyloader",
             dependencies: [
                 "PyLoader",
+                // `pyloader bench` measures the raw Py_NewInterpreter floor.
+                "CPython",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: [.swiftLanguageMode(.v5)]

@@ -14,7 +14,7 @@ struct PyloaderCommand: ParsableCommand {
             The tree comes from --manifest FILE, else ./pyloader.toml when it exists, else the root alone. \
             Exit status 2 for usage and manifest errors.
             """,
-        subcommands: [DemoCommand.self, RunCommand.self, TreeCommand.self, WhichCommand.self, TestCommand.self]
+        subcommands: [DemoCommand.self, RunCommand.self, TreeCommand.self, WhichCommand.self, TestCommand.self, BenchCommand.self]
     )
 
     static func main() {

@@ -1,0 +1,44 @@
+import XCTest
+import CPython
+import CPyLoader
+@_spi(Measurement) @testable import PyLoader
+
+/// The SPI that `pyloader bench` measures through. Behaviour only: benchmarks are
+/// not timed tests, so nothing here asserts a speed.
+final class MeasurementTests: LoaderTestCase {
+    func testActivatedForMeasurementRunsWithTheLoadersThreadStateAndGivesTheGILBack() throws {
+        let child = try makeChild("measure")
+        let interpreter = try child.withActivatedForMeasurement { pyl_CurrentThreadState()?.pointee.interp }
+        XCTAssertEqual(interpreter, child.interpreter)
+        XCTAssertEqual(ThreadRecord.current.gilDepth, 0, "the GIL is given back after the activation")
+    }
+
+    func testActivatedForMeasurementRefusesAClosedLoader() throws {
+        let child = try makeChild("measure-closed")
+        try child.close()
+        XCTAssertThrowsError(try child.withActivatedForMeasurement { () }) { error in
+            guard case LoaderError.closed = error else { return XCTFail("expected LoaderError.closed, got \(error)") }
+        }
+    }
+
+    func testRootActivationAllowsARawInterpreterBehindPyLoadersBack() throws {
+        let root = try Loader.root
+        try Loader.withRootActivated {
+            let previous = PyThreadState_Get()
+            guard let tstate = Py_NewInterpreter() else { return XCTFail("Py_NewInterpreter failed") }
+            Py_EndInterpreter(tstate)
+            PyThreadState_Swap(previous)
+        }
+        // PyLoader's own records are untouched: loaders work as before.
+        let child = try makeChild("after-raw")
+        XCTAssertEqual(try value(child, "1 + 1", as: Int.self), 2)
+        XCTAssertEqual(try value(root, "2 + 2", as: Int.self), 4)
+    }
+
+    func testRootActivationRunsInTheRootAndReturnsTheBodysValue() throws {
+        let root = try Loader.root
+        let interpreter = try Loader.withRootActivated { pyl_CurrentThreadState()?.pointee.interp }
+        XCTAssertEqual(interpreter, root.interpreter)
+        XCTAssertEqual(try Loader.withRootActivated { 42 }, 42)
+    }
+}
