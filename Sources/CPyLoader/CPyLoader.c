@@ -241,6 +241,18 @@ void pyl_ContextCountChanged(int delta) {
 static char start_error[512];
 
 const char *pyl_StartRuntime(const char *program, int writeBytecode, int bufferedStdio) {
+    // UTF-8 mode (PEP 540): text I/O and file names are UTF-8 whatever the locale.
+    // The isolated configuration leaves the locale alone (it is the host's), so
+    // without this an embedded interpreter under LANG=C.UTF-8 still ran with the
+    // "C" locale's ASCII stdio, where `python3 -I` prints non-ASCII text.
+    PyPreConfig preconfig;
+    PyPreConfig_InitIsolatedConfig(&preconfig);
+    preconfig.utf8_mode = 1;
+    PyStatus prestatus = Py_PreInitialize(&preconfig);
+    if (PyStatus_Exception(prestatus)) {
+        snprintf(start_error, sizeof start_error, "%s", prestatus.err_msg ? prestatus.err_msg : "pre-initialization failed");
+        return start_error;
+    }
     PyConfig config;
     PyConfig_InitIsolatedConfig(&config);
     config.site_import = 0;

@@ -91,6 +91,13 @@ final class LoaderTests: LoaderTestCase {
         XCTAssertLessThan(parentIndex, childIndex)
     }
 
+    func testTextIOIsUTF8WhateverTheLocale() throws {
+        let child = try makeChild("utf8")
+        XCTAssertEqual(try value(child, "__import__('sys').stdout.encoding", as: String.self), "utf-8")
+        XCTAssertEqual(try value(child, "__import__('sys').flags.utf8_mode", as: Int.self), 1)
+        XCTAssertEqual(try value(try Loader.root, "__import__('sys').getfilesystemencoding()", as: String.self), "utf-8")
+    }
+
     func testPythonChildTakesEveryOption() throws {
         let parent = try makeChild("pyopts")
         try parent.exec("""
