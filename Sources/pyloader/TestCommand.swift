@@ -221,7 +221,10 @@ final class TestSession {
         do {
             // Child-first: the test folder's modules are always the child's own, even when
             // `parent` could provide them; everything else comes from `parent` as usual.
-            loader = try parent.child(freshName(), paths: [top], delegation: .childFirst)
+            // `unittest` itself is shared: importing it anew costs more than making the
+            // child (BENCHMARKS.md). A test that changes unittest itself is not isolated.
+            loader = try parent.child(freshName(), paths: [top], delegation: .childFirst,
+                                      shared: TestSession.sharedModules)
             loadersMade += 1
         } catch {
             return [problem(module, "could not make a fresh loader", error)]
@@ -229,7 +232,10 @@ final class TestSession {
         var outcomes: [TestRecord] = []
         do {
             let runner = try installRunner(in: loader)
-            outcomes = try body(runner).map(TestRecord.init)
+            // The fresh child is the context loader while its tests run, so that the
+            // shared unittest's own imports (mock.patch('json.dumps') resolving its
+            // target, for one) reach the child's modules, not the parent's.
+            outcomes = try loader.withContext { try body(runner) }.map(TestRecord.init)
         } catch {
             outcomes.append(problem(module, "the test runner failed", error))
         }
@@ -241,6 +247,9 @@ final class TestSession {
         }
         return outcomes
     }
+
+    /// Top-level modules every fresh test loader takes from its parent.
+    static let sharedModules = ["unittest", "traceback"]
 
     /// The runner module, made from `TestRunnerSource` inside `loader`.
     private func installRunner(in loader: Loader) throws -> PythonObject {

@@ -191,6 +191,15 @@ final class CLITests: XCTestCase {
                        "the test run wrote bytecode into the fixtures")
     }
 
+    /// unittest is shared from the parent for speed; mock.patch in a test must still
+    /// patch the fresh loader's own modules (the child is the context loader meanwhile),
+    /// and leave the parent's untouched.
+    func testMockPatchInAFreshLoaderPatchesThatLoadersModules() throws {
+        let result = try pyloader(["test", Self.fixtures + "/testsuite/mocking"])
+        XCTAssertEqual(result.status, 0, "\(result)")
+        XCTAssertEqual(result.stdoutLines.last, "2 passed, 0 failed")
+    }
+
     /// The control: the same suite in one interpreter, as plain unittest runs it, fails.
     func testTheInterferingSuiteFailsInOneInterpreter() throws {
         let python = "/usr/bin/python3"
