@@ -221,6 +221,33 @@ void pyl_DisarmImportHook(PyObject *hook) {
     unlink_hook(st);
     st->interp = NULL;
     st->owner = NULL;
+    // The original __import__ holds the interpreter's builtins module: keeping it
+    // would hold a cycle (builtins dict -> hook -> capsule -> original -> builtins)
+    // that the garbage collector cannot see through the capsule.
+    Py_CLEAR(st->original);
+}
+
+// The stand-in for a closed loader's __import__: raises ImportError naming it.
+// Its self is the loader's name (a str), so it holds nothing of the interpreter.
+static PyObject *
+closed_import(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    PyObject *name = nargs > 0 ? args[0] : Py_None;
+    PyErr_Format(PyExc_ImportError, "cannot import %R: loader '%U' is closed", name, self);
+    return NULL;
+}
+
+static PyMethodDef closed_import_def = {
+    "__import__", (PyCFunction)(void (*)(void))closed_import, METH_FASTCALL | METH_KEYWORDS,
+    "The import function of a closed PyLoader loader: every import raises ImportError."
+};
+
+PyObject *pyl_MakeClosedImportStub(const char *loaderName) {
+    PyObject *name = PyUnicode_FromString(loaderName);
+    if (!name) return NULL;
+    PyObject *stub = PyCFunction_NewEx(&closed_import_def, name, NULL);
+    Py_DECREF(name);
+    return stub;
 }
 
 void pyl_ContextCountChanged(int delta) {

@@ -273,8 +273,13 @@ public final class Loader: @unchecked Sendable {
         }
     }
 
-    /// How long `close()` waits for non-daemon threads started in the loader.
-    public static let threadJoinTimeout = 5.0
+    /// How long `close()` waits, in seconds, for the non-daemon threads Python code
+    /// started in the loader (default 5). Process-wide.
+    public static var threadJoinTimeout: Double {
+        get { registry.lock.withLock { _threadJoinTimeout } }
+        set { registry.lock.withLock { _threadJoinTimeout = Swift.max(0, newValue) } }
+    }
+    nonisolated(unsafe) private static var _threadJoinTimeout = 5.0
 
     /// PRECONDITION: the GIL is held.
     func closeHoldingGIL(thread: ThreadRecord) throws {
@@ -368,21 +373,30 @@ public final class Loader: @unchecked Sendable {
             }
         }
         // Functions of this loader may outlive it (held by other loaders). Ending the
-        // interpreter clears its builtins dict, which they keep: putting the disarmed
-        // hook back in it afterwards makes their lazy imports raise an ImportError that
-        // names this loader instead of "__import__ not found".
-        let hook = importHook
+        // interpreter clears its builtins dict, which they keep: a stand-in __import__
+        // put back in it afterwards (made in the main interpreter, holding only this
+        // loader's name) makes their lazy imports raise an ImportError that names this
+        // loader instead of "__import__ not found".
+        if let hook = importHook {
+            pyl_DisarmImportHook(hook)
+            Py_DecRef(hook)
+            importHook = nil
+        }
         let builtins = builtinsDictionary.flatMap { Py_NewRef($0) }
-        if let hook { pyl_DisarmImportHook(hook) }
-        importHook = nil
         builtinsDictionary = nil
         dropBorrowedModules()
         Resolver.forget(self)
         Py_EndInterpreter(state.tstate)
         PyThreadState_Swap(state.thread.carrier)   // no thread state is current after Py_EndInterpreter
-        if let builtins, let hook, PyDict_SetItemString(builtins, "__import__", hook) != 0 { PyErr_Clear() }
-        Py_DecRef(builtins)
-        Py_DecRef(hook)
+        if let builtins {
+            if let stub = pyl_MakeClosedImportStub(name) {
+                if PyDict_SetItemString(builtins, "__import__", stub) != 0 { PyErr_Clear() }
+                Py_DecRef(stub)
+            } else {
+                PyErr_Clear()
+            }
+            Py_DecRef(builtins)
+        }
         PyThreadState_Swap(nil)
         ExtensionModules.loaderClosed(self)
         state.tstate = nil

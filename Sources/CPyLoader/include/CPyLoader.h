@@ -101,6 +101,10 @@ int pyl_UninstallImportHook(PyObject *hook);
 /// the loader instead of touching a freed interpreter.
 void pyl_DisarmImportHook(PyObject *hook);
 
+/// A stand-in `__import__` for a closed loader, made in whatever interpreter is
+/// current: every call raises ImportError naming `loaderName`. Returns a new reference.
+PyObject *pyl_MakeClosedImportStub(const char *loaderName);
+
 /// The thread's context loader (Java's context class loader), as the token the
 /// cross-import callback receives, or NULL. `interp` is its interpreter.
 void pyl_SetContextLoader(void *owner, PyInterpreterState *interp);

@@ -28,6 +28,17 @@ enum ContextLoaders {
     }
 }
 
+extension ContextLoaders {
+    /// Runs `body` with the calling thread's context loader set aside, for PyLoader's
+    /// own imports. PRECONDITION: the GIL is held.
+    static func suspended<R>(_ body: () throws -> R) rethrows -> R {
+        guard let top = ThreadRecord.current.contextStack.last else { return try body() }
+        pyl_SetContextLoader(nil, nil)
+        defer { pyl_SetContextLoader(Unmanaged.passUnretained(top).toOpaque(), top.interpreter) }
+        return try body()
+    }
+}
+
 extension Loader {
     /// Runs `body` with this loader as the calling thread's context loader: absolute
     /// imports executed on this thread meanwhile (in any loader) run in this loader

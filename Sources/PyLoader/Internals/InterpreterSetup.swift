@@ -59,7 +59,7 @@ enum InterpreterSetup {
     static func runExitFunctions() {
         guard let modules = PyImport_GetModuleDict(),
               PyDict_GetItemString(modules, "atexit") != nil,
-              let atexit = PyImport_ImportModule("atexit") else { return }
+              let atexit = Resolver.importInCurrentInterpreter("atexit") else { return }
         defer { Py_DecRef(atexit) }
         if let result = pyl_CallMethod0(atexit, "_run_exitfuncs") { Py_DecRef(result) } else { PyErr_Clear() }
     }
@@ -96,8 +96,13 @@ enum InterpreterSetup {
         return count
     }
 
-    /// Runs set-up code in a scratch namespace of the current interpreter.
+    /// Runs set-up code in a scratch namespace of the current interpreter. Its imports
+    /// are PyLoader's own: the thread's context loader does not apply to them.
     static func run(_ source: String, in loader: Loader) throws {
+        try ContextLoaders.suspended { try runInCurrent(source, in: loader) }
+    }
+
+    private static func runInCurrent(_ source: String, in loader: Loader) throws {
         guard let globals = PyDict_New() else { throw PythonError.fetch(in: loader) }
         defer { Py_DecRef(globals) }
         PyDict_SetItemString(globals, "__builtins__", PyEval_GetBuiltins())

@@ -63,7 +63,7 @@ enum MainProgram {
             defer { Py_DecRef(code) }
             return evaluate(code, globals)
         case .module(let name):
-            guard let runpy = PyImport_ImportModule("runpy") else { return exitStatusForPendingException() }
+            guard let runpy = Resolver.importInCurrentInterpreter("runpy") else { return exitStatusForPendingException() }
             defer { Py_DecRef(runpy) }
             guard let function = PyObject_GetAttrString(runpy, "_run_module_as_main"),
                   let nameObject = makePythonString(name) else { return exitStatusForPendingException() }
@@ -90,7 +90,7 @@ enum MainProgram {
     /// `compile(open(path, 'rb').read(), path, 'exec')`: reading bytes lets the
     /// compiler honour a PEP 263 coding line. Nil with an exception set on failure.
     static func compileFile(_ path: String) -> PyObjectPointer? {
-        guard let io = PyImport_ImportModule("io") else { return nil }
+        guard let io = Resolver.importInCurrentInterpreter("io") else { return nil }
         defer { Py_DecRef(io) }
         guard let openCode = PyObject_GetAttrString(io, "open_code"), let pathObject = makePythonString(path) else { return nil }
         defer { Py_DecRef(openCode); Py_DecRef(pathObject) }

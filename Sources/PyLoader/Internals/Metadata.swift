@@ -38,7 +38,7 @@ enum Metadata {
     /// PRECONDITION: the GIL is held.
     static func distributions(named name: String?, in loader: Loader) -> PyObjectPointer? {
         loader.callMovingException {
-            guard let module = PyImport_ImportModule("importlib.metadata") else { return nil }
+            guard let module = Resolver.importInCurrentInterpreter("importlib.metadata") else { return nil }
             defer { Py_DecRef(module) }
             guard let function = PyObject_GetAttrString(module, "distributions") else { return nil }
             defer { Py_DecRef(function) }
