@@ -1108,19 +1108,7 @@ func cliExecutable() -> String? {
 /// Manifest texts for the fuzz row, from a seeded generator (SplitMix64), so that a
 /// failure names a text that can be produced again.
 enum ManifestFuzz {
-    struct Generator: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-        mutating func below(_ bound: Int) -> Int { Int(next() % UInt64(max(bound, 1))) }
-        mutating func pick<T>(_ items: [T]) -> T { items[below(items.count)] }
-        mutating func chance(_ percent: Int) -> Bool { below(100) < percent }
-    }
+    typealias Generator = SplitMix64
 
     static let names = ["host", "alpha", "beta", "a", "plugin-a", "x.y", "root", "", "a b", "-x", "é", "host2", "B_1"]
     static let paths = ["host", "plugins/alpha", "plugins/alpha/site-packages", "plugins/beta", "nope", "pyloader.toml",
@@ -1139,7 +1127,7 @@ enum ManifestFuzz {
                             "system_site_packages = \"yes\"\n", #"x = "\q""# + "\n"]
 
     static func texts(count: Int, seed: UInt64, base: String) -> [String] {
-        var random = Generator(state: seed)
+        var random = Generator(seed: seed)
         var texts = adversarial()
         while texts.count < count {
             texts.append(random.chance(60) ? mutated(base, &random) : generated(&random))

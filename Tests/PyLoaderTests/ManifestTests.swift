@@ -571,24 +571,6 @@ private func isSingleLine(_ text: String) -> Bool {
 
 // MARK: - Random documents
 
-/// SplitMix64 (Steele, Lea and Flood, 2014): tiny, deterministic on every platform, good enough for fuzzing.
-private struct SplitMix64 {
-    private var state: UInt64
-
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    mutating func below(_ bound: Int) -> Int { Int(next() % UInt64(bound)) }
-    mutating func chance(_ percent: Int) -> Bool { below(100) < percent }
-    mutating func pick<T>(_ items: [T]) -> T { items[below(items.count)] }
-}
 
 /// Paths naming "missing" do not exist, paths naming "file" are files; everything else is a folder.
 private func fakeFileSystem(_ path: String) -> (exists: Bool, isDirectory: Bool) {

@@ -44,7 +44,7 @@ final class StressTests: LoaderTestCase {
 
         let started = DispatchTime.now()
         DispatchQueue.concurrentPerform(iterations: threads) { thread in
-            var random = StressRandom(state: seed &+ UInt64(thread) &* 0x1_0000_0001)
+            var random = SplitMix64(seed: seed &+ UInt64(thread) &* 0x1_0000_0001)
             for _ in 0..<operationsPerThread {
                 if DispatchTime.now() > deadline { model.note(timedOut: true); return }
                 model.perform(random.operation(), &random)
@@ -71,20 +71,8 @@ final class StressTests: LoaderTestCase {
     }
 }
 
-/// SplitMix64: a small seeded generator, so a failing run can be repeated.
-struct StressRandom: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    mutating func below(_ bound: Int) -> Int { Int(next() % UInt64(max(bound, 1))) }
-    mutating func pick<T>(_ items: [T]) -> T { items[below(items.count)] }
-    mutating func chance(_ percent: Int) -> Bool { below(100) < percent }
-
+/// The stress run draws its operations from the seeded generator.
+extension SplitMix64 {
     mutating func operation() -> StressModel.Operation {
         switch below(100) {
         case 0..<10: return .create
@@ -166,7 +154,7 @@ final class StressModel: @unchecked Sendable {
 
     private func violation(_ text: String) { lock.withLock { violations.append(text) } }
 
-    private func randomNode(_ random: inout StressRandom, where accept: (Node) -> Bool = { _ in true }) -> Node? {
+    private func randomNode(_ random: inout SplitMix64, where accept: (Node) -> Bool = { _ in true }) -> Node? {
         lock.withLock {
             let candidates = nodes.filter { !$0.closed && accept($0) }
             return candidates.isEmpty ? nil : candidates[random.below(candidates.count)]
@@ -179,7 +167,7 @@ final class StressModel: @unchecked Sendable {
 
     // MARK: Operations
 
-    func perform(_ operation: Operation, _ random: inout StressRandom) {
+    func perform(_ operation: Operation, _ random: inout SplitMix64) {
         lock.withLock { counts[operation.rawValue, default: 0] += 1 }
         switch operation {
         case .create: create(&random)
@@ -192,7 +180,7 @@ final class StressModel: @unchecked Sendable {
         }
     }
 
-    private func create(_ random: inout StressRandom) {
+    private func create(_ random: inout SplitMix64) {
         let liveDynamic = lock.withLock { nodes.filter { $0.dynamic && !$0.closed }.count }
         guard liveDynamic < 40, let parent = randomNode(&random, where: { $0.host != nil && $0.depth < 5 && !$0.closing })
         else { return }
@@ -217,7 +205,7 @@ final class StressModel: @unchecked Sendable {
         }
     }
 
-    private func checkImports(_ random: inout StressRandom) {
+    private func checkImports(_ random: inout SplitMix64) {
         guard let node = randomNode(&random, where: { $0.host != nil }) else { return }
         attempt("imports in \(node.loader.name)", involving: [node]) {
             let greeting = try node.loader.importModule("greeting")
@@ -237,7 +225,7 @@ final class StressModel: @unchecked Sendable {
         }
     }
 
-    private func call(_ random: inout StressRandom) {
+    private func call(_ random: inout SplitMix64) {
         guard let node = randomNode(&random, where: { $0.host != nil }) else { return }
         let who = "w\(random.below(1000))"
         attempt("call in \(node.loader.name)", involving: [node]) {
@@ -252,7 +240,7 @@ final class StressModel: @unchecked Sendable {
         }
     }
 
-    private func crossCall(_ random: inout StressRandom) {
+    private func crossCall(_ random: inout SplitMix64) {
         guard let caller = randomNode(&random), let callee = randomNode(&random, where: { $0.host != nil }) else { return }
         let who = "x\(random.below(1000))"
         attempt("cross call \(caller.loader.name) -> \(callee.loader.name)", involving: [caller, callee]) {
@@ -269,7 +257,7 @@ final class StressModel: @unchecked Sendable {
     }
 
     /// A Python thread in the loader that crosses into another loader, joined before returning.
-    private func pythonThread(_ random: inout StressRandom) {
+    private func pythonThread(_ random: inout SplitMix64) {
         guard let node = randomNode(&random), let other = randomNode(&random, where: { $0.host != nil }) else { return }
         let source = """
             import threading, pyloader
@@ -299,11 +287,11 @@ final class StressModel: @unchecked Sendable {
 
     /// An OS thread that exists for one operation: its thread states are made and
     /// deleted again when it ends (the pthread-key clean-up).
-    private func shortLivedThread(_ random: inout StressRandom) {
+    private func shortLivedThread(_ random: inout SplitMix64) {
         let seed = random.next()
         let done = DispatchSemaphore(value: 0)
         let thread = Thread { [self] in
-            var inner = StressRandom(state: seed)
+            var inner = SplitMix64(seed: seed)
             self.call(&inner)
             self.crossCall(&inner)
             done.signal()
@@ -313,7 +301,7 @@ final class StressModel: @unchecked Sendable {
         done.wait()
     }
 
-    private func close(_ random: inout StressRandom) {
+    private func close(_ random: inout SplitMix64) {
         // Mostly dynamic leaves; now and then a whole plugin subtree's dynamic part.
         guard let node = randomNode(&random, where: { $0.dynamic && !$0.closing }) else { return }
         lock.withLock { node.subtree.forEach { $0.closing = true } }
