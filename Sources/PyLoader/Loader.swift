@@ -218,7 +218,9 @@ public final class Loader: @unchecked Sendable {
     /// - Returns: The module (for `a.b`, the submodule `a.b`).
     public func importModule(_ name: String) throws -> PythonObject {
         try withActivated {
-            guard let module = Resolver.importInCurrentInterpreter(name) else { throw PythonError.fetch(in: self) }
+            let module = CrossLoaderImports.awaitInitialization(of: name, in: self)
+                ?? Resolver.importInCurrentInterpreter(name)
+            guard let module else { throw PythonError.fetch(in: self) }
             return PythonObject(newReference: module, loader: self)
         }
     }

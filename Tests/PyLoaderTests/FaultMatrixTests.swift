@@ -676,7 +676,6 @@ final class FaultMatrixTests: LoaderTestCase {
     /// the partial module; across interpreters each has its own `_blocking_on`, so
     /// today the two threads wait for each other forever.
     func testImportCycleAcrossTwoLoadersOnTwoThreadsDoesNotDeadlock() throws {
-        try knownBug("a cross-loader import cycle on two threads deadlocks forever")
         try assertScenarioSucceeds("two-thread-import-cycle")
         try assertHealthy()
     }

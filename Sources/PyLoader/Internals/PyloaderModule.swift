@@ -55,7 +55,9 @@ enum PyloaderModule {
             ("_core_import", { module, args in PyloaderModule.adapt(module, args, count: 2) { a in
                 let loader = try PyloaderModule.loaderArg(a[0], module)
                 let name = try PyloaderModule.string(a[1], "name")
-                return loader.callMovingException { Resolver.importInCurrentInterpreter(name) }
+                return loader.callMovingException {
+                    CrossLoaderImports.awaitInitialization(of: name, in: loader) ?? Resolver.importInCurrentInterpreter(name)
+                }
             } }),
             ("_core_run_main", { module, args in PyloaderModule.adapt(module, args, count: 3) { a in
                 let loader = try PyloaderModule.loaderArg(a[0], module)

@@ -193,6 +193,7 @@ let pyloaderFinderSource = #"""
 # later ones use _gcd_import, which bypasses builtins.__import__.
 import _imp
 import sys as _sys
+import _frozen_importlib as _bootstrap
 from _frozen_importlib import ModuleSpec as _ModuleSpec, _gcd_import as _import
 from _frozen_importlib_external import (
     BYTECODE_SUFFIXES as _BYTECODE_SUFFIXES, EXTENSION_SUFFIXES as _EXTENSION_SUFFIXES,
@@ -354,6 +355,24 @@ def _own_find_spec(name):
         if spec is not None:
             return spec
     return None
+
+
+def _import_owner(name):
+    """The thread initializing module `name` in this loader (its importlib module
+    lock's owner), or None when it is not being initialized."""
+    module = _sys.modules.get(name)
+    if module is None or not getattr(getattr(module, "__spec__", None), "_initializing", False):
+        return None
+    ref = _bootstrap._module_locks.get(name)
+    lock = ref() if ref is not None else None
+    return None if lock is None else (lock.owner or None)
+
+
+def _blocked_on_owner(thread_id):
+    """The owner of the module lock thread `thread_id` waits for in this loader's
+    importlib (3.11: _bootstrap._blocking_on), or None."""
+    lock = _bootstrap._blocking_on.get(thread_id)
+    return None if lock is None else (lock.owner or None)
 
 
 def _install_finder():

@@ -92,7 +92,9 @@ enum Resolver {
     /// the defining loader's own exception object, with a note naming both loaders.
     /// PRECONDITION: `loader`'s thread state is current.
     static func loadDelegated(fullName: String, in loader: Loader, definer: Loader) throws -> PyObjectPointer? {
-        let module = definer.callMovingException { importInCurrentInterpreter(fullName) }
+        let module = definer.callMovingException {
+            CrossLoaderImports.awaitInitialization(of: fullName, in: definer) ?? importInCurrentInterpreter(fullName)
+        }
         guard let module else {
             addNoteToPendingException("while importing \(pythonLiteral(fullName)) in loader '\(definer.name)',"
                                       + " delegated from loader '\(loader.name)'")

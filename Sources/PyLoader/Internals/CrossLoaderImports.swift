@@ -1,0 +1,93 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CPython
+import CPyLoader
+
+/// Deadlock avoidance for imports that cross loaders.
+///
+/// Within one interpreter importlib detects a concurrent circular import (thread 1
+/// holds module A's lock and waits for B's, thread 2 the reverse) and hands one side
+/// the partially initialized module. Its bookkeeping (`_bootstrap._blocking_on`) is
+/// per interpreter, so a cycle through two loaders (P's `cyca` imports C's `cycb`,
+/// which imports `cyca` from P) on two threads deadlocked. PyLoader therefore does not
+/// wait inside importlib when it imports a module that another thread is initializing
+/// in another loader: it waits here, following the chain of waits across every loader.
+enum CrossLoaderImports {
+    /// Threads waiting in `awaitInitialization`, by thread id: the loader and module
+    /// each waits for. Guarded by the GIL.
+    nonisolated(unsafe) private static var waits: [UInt: (loader: Loader, name: String)] = [:]
+
+    /// Call before importing `name` in `loader` on behalf of another loader. While
+    /// another thread is initializing it there, waits (the GIL released between
+    /// looks); returns that partially initialized module (a new reference) when
+    /// waiting would deadlock, as importlib does within one interpreter; nil when
+    /// the import can go ahead.
+    /// PRECONDITION: activated in `loader` (GIL held, its thread state current).
+    static func awaitInitialization(of name: String, in loader: Loader) -> PyObjectPointer? {
+        // The common case: not in sys.modules at all, so nobody is initializing it.
+        guard let present = Resolver.moduleInSysModules(name) else { return nil }
+        Py_DecRef(present)
+        let me = PyThread_get_thread_ident()
+        defer { waits[me] = nil }
+        while let owner = initializingThread(of: name, in: loader), owner != me {
+            if chainOfWaits(from: owner, reaches: me) {
+                trace(loader, name, "partially initialized module handed over (a cross-loader import cycle)")
+                return Resolver.moduleInSysModules(name)
+            }
+            waits[me] = (loader, name)
+            let tstate = PyEval_SaveThread()
+            usleep(1000)
+            PyEval_RestoreThread(tstate)
+        }
+        return nil
+    }
+
+    /// Whether following "thread waits for a module lock owned by thread" from `start`
+    /// reaches `target`, through PyLoader's waits and every loader's importlib.
+    private static func chainOfWaits(from start: UInt, reaches target: UInt) -> Bool {
+        var thread = start
+        var seen: Set<UInt> = []
+        while seen.insert(thread).inserted {
+            guard let next = ownerOfWhatBlocks(thread) else { return false }
+            if next == target { return true }
+            thread = next
+        }
+        return false
+    }
+
+    private static func ownerOfWhatBlocks(_ thread: UInt) -> UInt? {
+        if let wait = waits[thread] {
+            return initializingThread(of: wait.name, in: wait.loader)
+        }
+        for loader in Loader.registry.all where loader.lifecycleHoldingGIL == .open {
+            if let owner = call(loader, "_blocked_on_owner", PyLong_FromUnsignedLong(thread)) { return owner }
+        }
+        return nil
+    }
+
+    /// The thread initializing `name` in `loader`, or nil.
+    private static func initializingThread(of name: String, in loader: Loader) -> UInt? {
+        call(loader, "_import_owner", makePythonString(name))
+    }
+
+    /// `pyloader.<function>(argument)` in `loader`, as a thread id; nil for None or on
+    /// any error (this is a best-effort check: an error means "no known wait").
+    private static func call(_ loader: Loader, _ function: String, _ argument: PyObjectPointer?) -> UInt? {
+        defer { Py_DecRef(argument) }
+        guard let argument else { PyErr_Clear(); return nil }
+        return try? loader.withActivated { () -> UInt? in
+            guard let callable = PyObject_GetAttrString(try loader.pyloader(), function) else {
+                PyErr_Clear()
+                return nil
+            }
+            defer { Py_DecRef(callable) }
+            guard let result = PyObject_CallOneArg(callable, argument) else { PyErr_Clear(); return nil }
+            defer { Py_DecRef(result) }
+            guard result != pyl_None() else { return nil }
+            let value = PyLong_AsUnsignedLong(result)
+            if PyErr_Occurred() != nil { PyErr_Clear(); return nil }
+            return value
+        } ?? nil
+    }
+}
