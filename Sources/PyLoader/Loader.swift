@@ -427,14 +427,9 @@ public final class Loader: @unchecked Sendable {
     }
 
     static func validateName(_ name: String) throws {
-        guard let first = name.unicodeScalars.first else {
-            throw LoaderError.invalidName(name, reason: "empty")
-        }
+        guard !name.isEmpty else { throw LoaderError.invalidName(name, reason: "empty") }
         guard name != "root" else { throw LoaderError.invalidName(name, reason: "'root' is reserved for the root loader") }
-        func isAlnum(_ c: Unicode.Scalar) -> Bool {
-            ("a"..."z").contains(c) || ("A"..."Z").contains(c) || ("0"..."9").contains(c)
-        }
-        guard isAlnum(first), name.unicodeScalars.allSatisfy({ isAlnum($0) || $0 == "_" || $0 == "." || $0 == "-" }) else {
+        guard Names.isValidLoaderName(name) else {
             throw LoaderError.invalidName(name, reason: "must match [A-Za-z0-9][A-Za-z0-9_.-]*")
         }
     }
@@ -444,14 +439,10 @@ public final class Loader: @unchecked Sendable {
         Loader.registry.lock.withLock { _paths += added.filter { !_paths.contains($0) } }
     }
 
-    /// Python identifiers (`str.isidentifier()`: XID_Start or `_`, then XID_Continue), no dots.
+    /// Top-level module names: Python identifiers, no dots.
     static func validateModuleNames(_ names: [String], key: String) throws {
         for name in names {
-            let scalars = name.unicodeScalars
-            let valid = !scalars.isEmpty
-                && (scalars.first! == "_" || scalars.first!.properties.isXIDStart)
-                && scalars.allSatisfy { $0.properties.isXIDContinue }
-            guard valid else {
+            guard Names.isTopLevelModuleName(name) else {
                 throw LoaderError.invalidArgument("\(key): '\(name)' is not a top-level module name")
             }
         }

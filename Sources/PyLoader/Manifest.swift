@@ -311,7 +311,7 @@ private struct Validator {
         if parent == "root" { return parent }
         guard loaderNames.contains(parent) else {
             var message = "unknown loader \(quotedForMessage(parent))"
-            if let suggestion = Names.closest(to: parent, among: ["root"] + loaderNames.sorted()) {
+            if let suggestion = Wording.closest(to: parent, among: ["root"] + loaderNames.sorted()) {
                 message += "; did you mean \(quotedForMessage(suggestion))?"
             } else {
                 message += "; a parent is \"root\" or the name of a [loaders.NAME] section"
@@ -399,7 +399,7 @@ private struct Validator {
     private func choice<Choice: RawRepresentable & CaseIterable>(_ value: TOMLValue, loader: String, key: String)
         throws(ManifestError) -> Choice where Choice.RawValue == String {
         if case .string(let text) = value, let choice = Choice(rawValue: text) { return choice }
-        let expected = Names.oneOf(Choice.allCases.map { quotedForMessage($0.rawValue) })
+        let expected = Wording.oneOf(Choice.allCases.map { quotedForMessage($0.rawValue) })
         let got: String
         if case .string(let text) = value { got = quotedForMessage(text) } else { got = value.briefDescription }
         throw error("expected \(expected), got \(got)", loader: loader, key: key)
@@ -422,7 +422,7 @@ private struct Validator {
     }
 
     private func unknownKey(_ key: String, loader: String?, valid: [String]) -> ManifestError {
-        if let suggestion = Names.closest(to: key, among: valid) {
+        if let suggestion = Wording.closest(to: key, among: valid) {
             return error("unknown key; did you mean \(quotedForMessage(suggestion))?", loader: loader, key: key)
         }
         let scope = loader == nil ? "top-level keys" : "keys"
@@ -447,23 +447,7 @@ private struct Validator {
 
 // MARK: - Names and paths
 
-private enum Names {
-    /// `[A-Za-z0-9][A-Za-z0-9_.-]*`, the DESIGN.md rule for loader names.
-    static func isValidLoaderName(_ name: String) -> Bool {
-        func isAlphanumeric(_ c: Unicode.Scalar) -> Bool {
-            ("a"..."z").contains(c) || ("A"..."Z").contains(c) || ("0"..."9").contains(c)
-        }
-        guard let first = name.unicodeScalars.first, isAlphanumeric(first) else { return false }
-        return name.unicodeScalars.dropFirst().allSatisfy { isAlphanumeric($0) || $0 == "_" || $0 == "." || $0 == "-" }
-    }
-
-    /// A Python identifier (PEP 3131: XID_Start or `_`, then XID_Continue), which is what
-    /// a top-level module name must be to be imported with an `import` statement.
-    static func isTopLevelModuleName(_ name: String) -> Bool {
-        guard let first = name.unicodeScalars.first, first == "_" || first.properties.isXIDStart else { return false }
-        return name.unicodeScalars.dropFirst().allSatisfy { $0.properties.isXIDContinue }
-    }
-
+private enum Wording {
     /// The candidate nearest to `word` when it is within two edits; the earlier candidate wins a tie.
     static func closest(to word: String, among candidates: [String]) -> String? {
         var best: (candidate: String, distance: Int)?
