@@ -25,9 +25,12 @@ enum CrossLoaderImports {
     /// the import can go ahead.
     /// PRECONDITION: activated in `loader` (GIL held, its thread state current).
     static func awaitInitialization(of name: String, in loader: Loader) -> PyObjectPointer? {
-        // The common case: not in sys.modules at all, so nobody is initializing it.
+        // The common cases, without calling Python: not in sys.modules at all, or
+        // there and fully initialized (importlib's `__spec__._initializing` is false).
         guard let present = Resolver.moduleInSysModules(name) else { return nil }
+        let initializing = isInitializing(present)
         Py_DecRef(present)
+        guard initializing else { return nil }
         let me = PyThread_get_thread_ident()
         defer { waits[me] = nil }
         while let owner = initializingThread(of: name, in: loader), owner != me {
@@ -41,6 +44,17 @@ enum CrossLoaderImports {
             PyEval_RestoreThread(tstate)
         }
         return nil
+    }
+
+    /// `module.__spec__._initializing`, as importlib sets it while the module's code runs.
+    private static func isInitializing(_ module: PyObjectPointer) -> Bool {
+        guard let spec = PyObject_GetAttrString(module, "__spec__") else { PyErr_Clear(); return false }
+        defer { Py_DecRef(spec) }
+        guard let flag = PyObject_GetAttrString(spec, "_initializing") else { PyErr_Clear(); return false }
+        defer { Py_DecRef(flag) }
+        let truth = PyObject_IsTrue(flag)
+        if truth < 0 { PyErr_Clear() }
+        return truth == 1
     }
 
     /// Whether following "thread waits for a module lock owned by thread" from `start`
