@@ -384,9 +384,9 @@ public final class Loader: @unchecked Sendable {
             Py_DecRef(hook)
             importHook = nil
         }
+        dropBorrowedModules()
         let builtins = builtinsDictionary.flatMap { Py_NewRef($0) }
         builtinsDictionary = nil
-        dropBorrowedModules()
         Resolver.forget(self)
         Py_EndInterpreter(state.tstate)
         PyThreadState_Swap(state.thread.carrier)   // no thread state is current after Py_EndInterpreter

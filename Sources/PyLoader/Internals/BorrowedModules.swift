@@ -19,9 +19,18 @@ extension Loader {
             guard let pair = PyList_GetItem(items, index),
                   let key = PyTuple_GetItem(pair, 0), let module = PyTuple_GetItem(pair, 1),
                   let name = String(pythonString: key) else { continue }
-            let borrowed = delegatedNames[Resolver.topLevelName(name)] != nil
-                || (pyl_IsModule(module) != 0 && Resolver.definingLoader(ofObject: module).map { $0 !== self } == true)
-            if borrowed, PyDict_DelItem(modules, key) != 0 { PyErr_Clear() }
+            if isBorrowed(module, named: name), PyDict_DelItem(modules, key) != 0 { PyErr_Clear() }
         }
+    }
+
+    /// Delegated here, or a module whose code ran with another interpreter's builtins.
+    /// (A module that ran no Python code, such as an extension, has no `__builtins__`:
+    /// only the delegation record tells.) PRECONDITION: `builtinsDictionary` is still set.
+    private func isBorrowed(_ module: PyObjectPointer, named name: String) -> Bool {
+        if delegatedNames[Resolver.topLevelName(name)] != nil { return true }
+        guard pyl_IsModule(module) != 0, let namespace = PyModule_GetDict(module),
+              var builtins = PyDict_GetItemString(namespace, "__builtins__") else { return false }
+        if pyl_IsModule(builtins) != 0, let dict = PyModule_GetDict(builtins) { builtins = dict }
+        return builtins != builtinsDictionary
     }
 }
