@@ -6,7 +6,6 @@ final class LifecycleTests: LoaderTestCase {
         let parent = try makeChild("life-p")
         let child = try makeChild("life-c", of: parent)
         let grandchild = try makeChild("life-g", of: child)
-        try parent.exec("import atexit, builtins\norder = []\nbuiltins.order = order")
         // Each loader's atexit callbacks run as it closes: record the order in the root.
         try Loader.root.exec("closing_order = []")
         for loader in [parent, child, grandchild] {

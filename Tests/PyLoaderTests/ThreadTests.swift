@@ -75,18 +75,22 @@ final class ThreadTests: LoaderTestCase {
     func testHandleReleasedOnAnotherThreadIsSafe() throws {
         let child = try makeChild("release")
         try child.exec("import weakref\nclass Box: pass\nbox = Box()\nref = weakref.ref(box)")
-        var handle: PythonObject? = try child.eval("box")
+        // The only Swift reference lives in a holder that the other thread empties, so the
+        // handle is released there (its deinit enters the child on that thread).
+        final class Holder: @unchecked Sendable { var handle: PythonObject? }
+        let holder = Holder()
+        holder.handle = try child.eval("box")
         try child.exec("del box")
         XCTAssertFalse(try child.eval("ref() is None").isTruthy())
         let done = DispatchSemaphore(value: 0)
-        Thread.detachNewThread { [handle] in
-            _ = handle   // the last reference other than the test's goes away on this thread
+        nonisolated(unsafe) var releasedOn: pthread_t?
+        Thread.detachNewThread {
+            holder.handle = nil
+            releasedOn = pthread_self()
             done.signal()
         }
-        handle = nil
         done.wait()
-        // Give the detached thread's capture a moment to be released.
-        for _ in 0..<100 where !(try child.eval("ref() is None").isTruthy()) { usleep(10_000) }
+        XCTAssertNotEqual(releasedOn.map { pthread_equal($0, pthread_self()) }, 1)
         XCTAssertTrue(try child.eval("ref() is None").isTruthy())
     }
 }
