@@ -40,6 +40,12 @@ public final class Loader: @unchecked Sendable {
     // Guarded by the GIL.
     /// Every thread's thread state in this interpreter that PyLoader made.
     var threadStates: [LoaderThreadState] = []
+    /// The interpreter's first thread state (`Py_NewInterpreter`'s), nil for the root.
+    /// It is deleted only when the interpreter ends: see `ThreadRecord.threadEnded`.
+    var initialThreadState: ThreadStatePointer?
+    /// The initial thread state once the thread that used it has ended: kept, unused,
+    /// so that the interpreter's list of thread states is never empty while it is open.
+    var parkedThreadState: ThreadStatePointer?
     /// The most recently made live handle (an intrusive list through `PythonObject`).
     var newestHandle: Unmanaged<PythonObject>?
     /// `builtins.__import__` of this interpreter (a strong reference), or nil.
@@ -170,6 +176,7 @@ public final class Loader: @unchecked Sendable {
             // this thread's thread state in the new loader.
             let loader = Loader(name: name, parent: self, interpreter: tstate.pointee.interp, paths: folders,
                                 delegation: delegation, shared: shared, local: local, extensions: extensions)
+            loader.initialThreadState = tstate
             let state = LoaderThreadState(thread: thread, loader: loader, tstate: tstate)
             thread.states[loader.id] = state
             loader.threadStates.append(state)
@@ -374,6 +381,10 @@ public final class Loader: @unchecked Sendable {
                 other.tstate = nil
             }
         }
+        if let parked = parkedThreadState {
+            PyThreadState_Delete(parked)   // cleared when it was parked
+            parkedThreadState = nil
+        }
         // Functions of this loader may outlive it (held by other loaders). Ending the
         // interpreter clears its builtins dict, which they keep: a stand-in __import__
         // put back in it afterwards (made in the main interpreter, holding only this
@@ -414,6 +425,20 @@ public final class Loader: @unchecked Sendable {
     /// Drops a thread's state from the list (the thread is ending). PRECONDITION: the GIL is held.
     func forget(_ state: LoaderThreadState) {
         threadStates.removeAll { $0 === state }
+    }
+
+    /// Whether an ending thread may delete `tstate`, its thread state in this loader.
+    /// The rule: a live sub-interpreter's initial thread state is deleted only when the
+    /// interpreter ends. (CPython 3.11's `new_threadstate` hands out the preallocated
+    /// `interp->_initial_thread` whenever the interpreter has no thread state, and
+    /// `init_threadstate` aborts, "thread state already initialized", because it was
+    /// used before: deleting the last thread state of a live interpreter made the next
+    /// entry into it abort the process.) So the initial one is kept, parked, instead.
+    /// PRECONDITION: the GIL is held; `tstate` has been cleared.
+    func mayDeleteOnThreadExit(_ tstate: ThreadStatePointer) -> Bool {
+        guard tstate == initialThreadState, lifecycleHoldingGIL != .closed else { return true }
+        parkedThreadState = tstate
+        return false
     }
 
     // MARK: Helpers

@@ -328,6 +328,19 @@ final class FaultMatrixTests: LoaderTestCase {
         try assertScenarioSucceeds("starting-thread-ends")
     }
 
+    /// A sub-interpreter's first thread state is static memory in 3.11, handed out again
+    /// when the interpreter has no thread state left. Before the fix, the end of the
+    /// thread that made a loader deleted it, and the next entry aborted the process
+    /// ("init_threadstate: thread state already initialized"): issue 11.
+    func testALoaderSurvivesTheEndOfTheThreadThatMadeIt() throws {
+        try assertScenarioSucceeds("creating-thread-ends")
+    }
+
+    /// Issue 11 as reported: Python threads close and re-create loaders while others run in them.
+    func testPythonThreadsClosingAndCreatingLoadersWhileOthersRunInThem() throws {
+        for _ in 0..<3 { try assertScenarioSucceeds("python-threads-close-race") }
+    }
+
     // MARK: - After close
 
     func testSwiftHandlesOfAClosedLoaderThrowClosed() throws {
@@ -1266,6 +1279,8 @@ final class SubprocessScenarioTests: XCTestCase {
         case "starting-thread-ends": try startingThreadEnds()
         case "manifest-small-stack": try manifestOnSmallStack()
         case "two-thread-import-cycle": try twoThreadImportCycle()
+        case "creating-thread-ends": try creatingThreadEnds()
+        case "python-threads-close-race": try pythonThreadsCloseRace()
         default: XCTFail("unknown scenario \(scenario)")
         }
     }
@@ -1345,6 +1360,34 @@ final class SubprocessScenarioTests: XCTestCase {
         }
         XCTAssertEqual(try Int(python: try parent.eval("__import__('cyca').AFTER")), 2)
         try parent.close()
+    }
+
+    /// A loader made on a thread that then ends, used afterwards by other threads.
+    private func creatingThreadEnds() throws {
+        nonisolated(unsafe) var made: Loader?
+        for round in 0..<3 {
+            let thread = Thread {
+                do { made = try Loader.root.child("made-by-ended-\(round)") } catch { XCTFail("\(error)") }
+            }
+            thread.start()
+            while !thread.isFinished { usleep(10_000) }
+            usleep(100_000)   // the thread's pthread-key destructor has run
+            guard let loader = made else { return XCTFail("round \(round): no loader") }
+            // The loader has no thread state of a live thread left: the next entry makes one.
+            XCTAssertEqual(try Int(python: try loader.eval("6 * 7")), 42)
+            let other = Thread { _ = try? loader.exec("import json") }
+            other.start()
+            while !other.isFinished { usleep(10_000) }
+            usleep(100_000)
+            XCTAssertEqual(try Int(python: try loader.eval("len(__import__('json').dumps([1]))")), 3)
+            try loader.close()
+        }
+    }
+
+    /// Issue 11's reproduction (Fixtures/stress/close_race.py) under runMain.
+    private func pythonThreadsCloseRace() throws {
+        let status = try Loader.root.runMain(path: "\(fixtures)/stress/close_race.py")
+        XCTAssertEqual(status, 0)
     }
 
     /// PyLoader first used on a thread that then ends; then on another thread.

@@ -86,7 +86,7 @@ enum InterpreterSetup {
     /// Thread states of the interpreter that PyLoader did not make: threads started
     /// by Python code in it. With the GIL held the list cannot change under us.
     static func foreignThreadStates(of loader: Loader) -> Int {
-        let ours = Set(loader.threadStates.compactMap(\.tstate))
+        let ours = Set(loader.threadStates.compactMap(\.tstate) + [loader.parkedThreadState].compactMap { $0 })
         var count = 0
         var next = PyInterpreterState_ThreadHead(loader.interpreter)
         while let tstate = next {
