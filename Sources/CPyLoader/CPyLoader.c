@@ -26,13 +26,13 @@ typedef struct HookState {
     PyInterpreterState *interp;   // NULL once disarmed
     void *owner;                  // opaque token for the cross-import callback
     PyObject *original;           // the interpreter's own builtins.__import__ (strong)
+    PyObject *gcd_original;       // its own _frozen_importlib._gcd_import (strong), once wrapped
     char *name;                   // the loader's name, for error messages
-    struct HookState *next;       // live hooks, for pyl_ContextCountChanged
 } HookState;
 
 static pyl_CrossImport cross_import = NULL;
-static HookState *live_hooks = NULL;   // guarded by the GIL
-static int context_count = 0;          // guarded by the GIL
+static pyl_ContextImport context_import = NULL;
+static pyl_CrossCall cross_call = NULL;
 
 static _Thread_local void *context_owner = NULL;
 static _Thread_local PyInterpreterState *context_interp = NULL;
@@ -40,6 +40,8 @@ static _Thread_local PyInterpreterState *context_interp = NULL;
 static const char *const hook_capsule_name = "pyloader.import_hook";
 
 void pyl_SetCrossImport(pyl_CrossImport callback) { cross_import = callback; }
+void pyl_SetContextImport(pyl_ContextImport callback) { context_import = callback; }
+void pyl_SetCrossCall(pyl_CrossCall callback) { cross_call = callback; }
 
 void pyl_SetContextLoader(void *owner, PyInterpreterState *interp) {
     context_owner = owner;
@@ -48,17 +50,11 @@ void pyl_SetContextLoader(void *owner, PyInterpreterState *interp) {
 
 void *pyl_GetContextLoader(void) { return context_owner; }
 
-static void unlink_hook(HookState *st) {
-    for (HookState **p = &live_hooks; *p; p = &(*p)->next) {
-        if (*p == st) { *p = st->next; st->next = NULL; return; }
-    }
-}
-
 static void hook_capsule_destructor(PyObject *capsule) {
     HookState *st = PyCapsule_GetPointer(capsule, hook_capsule_name);
     if (!st) { PyErr_Clear(); return; }
-    unlink_hook(st);
     Py_CLEAR(st->original);
+    Py_CLEAR(st->gcd_original);
     PyMem_RawFree(st->name);
     PyMem_RawFree(st);
 }
@@ -115,22 +111,103 @@ hook_import(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *k
         return NULL;
     }
 
-    // Relative imports always run in the owning loader; absolute ones honour
-    // the thread's context loader.
-    void *owner = st->owner;
-    PyInterpreterState *target = st->interp;
-    if (level == 0 && context_owner) { owner = context_owner; target = context_interp; }
-
+    // Eby's rule, and the context rule's step 1 (see ContextLoaders.swift): every import
+    // statement and __import__ call runs in the loader that owns the importing code,
+    // whatever the thread's context loader.
     PyThreadState *current = _PyThreadState_UncheckedGet();
-    if (current && current->interp == target) {
+    if (current && current->interp == st->interp) {
         return PyImport_ImportModuleLevelObject(name, argv[1], argv[2], argv[3], level);
     }
     if (!cross_import) {
         PyErr_SetString(PyExc_ImportError, "PyLoader import hook used before start-up");
         return NULL;
     }
-    return cross_import(owner, name, argv[1], argv[2], argv[3], level);
+    return cross_import(st->owner, name, argv[1], argv[2], argv[3], level);
 }
+
+// Whether a module body is executing on this thread: some frame of the current
+// thread state runs with the globals of a module importlib is still initializing
+// (`__spec__._initializing`, set by _bootstrap._load_unlocked around exec_module).
+// -1 with an exception set on error.
+static int module_body_executing(void) {
+    PyFrameObject *frame = PyEval_GetFrame();   // borrowed
+    Py_XINCREF(frame);
+    while (frame) {
+        PyObject *globals = PyFrame_GetGlobals(frame);
+        int found = 0;
+        if (globals && PyDict_Check(globals)) {
+            PyObject *spec = PyDict_GetItemString(globals, "__spec__");   // borrowed, no error
+            if (spec && spec != Py_None) {
+                PyObject *flag = PyObject_GetAttrString(spec, "_initializing");
+                if (flag) {
+                    found = PyObject_IsTrue(flag) == 1;
+                    Py_DECREF(flag);
+                }
+                PyErr_Clear();
+            }
+        }
+        Py_XDECREF(globals);
+        if (found) { Py_DECREF(frame); return 1; }
+        PyFrameObject *back = PyFrame_GetBack(frame);
+        Py_DECREF(frame);
+        frame = back;
+    }
+    return 0;
+}
+
+// The wrapper of `_frozen_importlib._gcd_import(name, package=None, level=0)`, which
+// `importlib.import_module` calls: a lookup by name. The context rule (ContextLoaders.swift):
+// step 2, an absolute lookup while the thread has a context loader and no module body is
+// executing on it runs in the context loader; step 3, everything else runs in the loader
+// that owns this importlib (Eby's rule, as for __import__).
+static PyObject *
+hook_gcd_import(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    HookState *st = PyCapsule_GetPointer(self, hook_capsule_name);
+    if (!st) return NULL;
+    if (!st->interp || !st->gcd_original) {
+        PyObject *name = nargs > 0 ? args[0] : Py_None;
+        PyErr_Format(PyExc_ImportError, "cannot import %R: loader '%s' is closed", name, st->name);
+        return NULL;
+    }
+    PyThreadState *current = _PyThreadState_UncheckedGet();
+    Py_ssize_t nkw = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
+    if (context_owner && context_interp && nargs >= 1 && PyUnicode_Check(args[0])) {
+        int absolute = 1;   // level given and non-zero: relative
+        if (nargs >= 3) {
+            absolute = PyLong_Check(args[2]) && PyLong_AsLong(args[2]) == 0;
+        }
+        for (Py_ssize_t k = 0; k < nkw; k++) {
+            if (PyUnicode_CompareWithASCIIString(PyTuple_GET_ITEM(kwnames, k), "level") == 0) {
+                PyObject *level = args[nargs + k];
+                absolute = PyLong_Check(level) && PyLong_AsLong(level) == 0;
+            }
+        }
+        if (PyErr_Occurred()) return NULL;
+        if (absolute && (!current || current->interp != context_interp || context_owner != st->owner)) {
+            int in_body = module_body_executing();
+            if (in_body < 0) return NULL;
+            if (!in_body && context_import) {
+                return context_import(context_owner, args[0]);
+            }
+        }
+    }
+    if (current && current->interp == st->interp) {
+        return PyObject_Vectorcall(st->gcd_original, args, nargs, kwnames);
+    }
+    if (!cross_call) {
+        PyErr_SetString(PyExc_ImportError, "PyLoader import hook used before start-up");
+        return NULL;
+    }
+    return cross_call(st->owner, st->gcd_original, args, nargs, kwnames);
+}
+
+static PyMethodDef gcd_import_def = {
+    "_gcd_import", (PyCFunction)(void (*)(void))hook_gcd_import, METH_FASTCALL | METH_KEYWORDS,
+    "_gcd_import(name, package=None, level=0) -> module\n\n"
+    "PyLoader's wrapper of importlib's _gcd_import (importlib.import_module's import): the\n"
+    "thread's context loader serves absolute lookups made outside module bodies."
+};
 
 static PyMethodDef hook_def = {
     "__import__", (PyCFunction)(void (*)(void))hook_import, METH_FASTCALL | METH_KEYWORDS,
@@ -165,8 +242,6 @@ PyObject *pyl_MakeImportHook(PyInterpreterState *interp, void *owner, const char
     PyObject *hook = PyCFunction_NewEx(&hook_def, capsule, NULL);
     Py_DECREF(capsule);
     if (!hook) return NULL;
-    st->next = live_hooks;
-    live_hooks = st;
     return hook;
 }
 
@@ -196,11 +271,51 @@ int pyl_InstallImportHook(PyObject *hook) {
     if (PyDict_SetItemString(builtins, "__import__", hook) < 0) return -1;
     // The fast path: an import whose frame uses this interpreter's builtins
     // compares equal and goes straight to PyImport_ImportModuleLevelObject.
-    // While a context loader is set anywhere, the original stays there instead,
-    // so every import reaches the hook.
-    PyObject *fast = context_count > 0 ? st->original : hook;
-    Py_XSETREF(tstate->interp->import_func, Py_NewRef(fast));
+    Py_XSETREF(tstate->interp->import_func, Py_NewRef(hook));
     return 0;
+}
+
+int pyl_WrapImportModule(PyObject *hook) {
+    HookState *st = hook_state(hook);
+    PyThreadState *tstate = _PyThreadState_UncheckedGet();
+    if (!st || !tstate || tstate->interp != st->interp) {
+        PyErr_SetString(PyExc_RuntimeError, "not an import hook of the current interpreter");
+        return -1;
+    }
+    if (st->gcd_original) return 0;
+    PyObject *bootstrap = PyImport_AddModule("_frozen_importlib");   // borrowed
+    if (!bootstrap) return -1;
+    PyObject *original = PyObject_GetAttrString(bootstrap, "_gcd_import");
+    if (!original) return -1;
+    PyObject *wrapper = PyCFunction_NewEx(&gcd_import_def, PyCFunction_GET_SELF(hook), NULL);
+    if (!wrapper) { Py_DECREF(original); return -1; }
+    if (PyObject_SetAttrString(bootstrap, "_gcd_import", wrapper) < 0) {
+        Py_DECREF(original); Py_DECREF(wrapper);
+        return -1;
+    }
+    Py_DECREF(wrapper);
+    st->gcd_original = original;
+    return 0;
+}
+
+PyObject *pyl_OriginalImportModule(void) {
+    PyObject *bootstrap = PyImport_AddModule("_frozen_importlib");   // borrowed
+    if (!bootstrap) return NULL;
+    PyObject *current = PyObject_GetAttrString(bootstrap, "_gcd_import");
+    if (!current) return NULL;
+    if (PyCFunction_Check(current)
+        && PyCFunction_GET_FUNCTION(current) == (PyCFunction)(void (*)(void))hook_gcd_import) {
+        PyObject *self = PyCFunction_GET_SELF(current);
+        HookState *st = self && PyCapsule_IsValid(self, hook_capsule_name)
+            ? PyCapsule_GetPointer(self, hook_capsule_name) : NULL;
+        Py_DECREF(current);
+        if (!st || !st->gcd_original) {
+            PyErr_SetString(PyExc_RuntimeError, "importlib's _gcd_import wrapper has no original");
+            return NULL;
+        }
+        return Py_NewRef(st->gcd_original);
+    }
+    return current;
 }
 
 int pyl_UninstallImportHook(PyObject *hook) {
@@ -218,13 +333,13 @@ int pyl_UninstallImportHook(PyObject *hook) {
 void pyl_DisarmImportHook(PyObject *hook) {
     HookState *st = hook_state(hook);
     if (!st) return;
-    unlink_hook(st);
     st->interp = NULL;
     st->owner = NULL;
     // The original __import__ holds the interpreter's builtins module: keeping it
     // would hold a cycle (builtins dict -> hook -> capsule -> original -> builtins)
     // that the garbage collector cannot see through the capsule.
     Py_CLEAR(st->original);
+    Py_CLEAR(st->gcd_original);
 }
 
 // The stand-in for a closed loader's __import__: raises ImportError naming it.
@@ -248,19 +363,6 @@ PyObject *pyl_MakeClosedImportStub(const char *loaderName) {
     PyObject *stub = PyCFunction_NewEx(&closed_import_def, name, NULL);
     Py_DECREF(name);
     return stub;
-}
-
-void pyl_ContextCountChanged(int delta) {
-    int before = context_count;
-    context_count += delta;
-    if ((before == 0) == (context_count == 0)) return;
-    for (HookState *st = live_hooks; st; st = st->next) {
-        if (!st->interp) continue;
-        PyObject *builtins_hook = PyDict_GetItemString(st->interp->builtins, "__import__");
-        if (!builtins_hook || hook_state(builtins_hook) != st) continue;   // replaced by user code
-        PyObject *fast = context_count > 0 ? st->original : builtins_hook;
-        Py_XSETREF(st->interp->import_func, Py_NewRef(fast));
-    }
 }
 
 // MARK: Runtime start-up

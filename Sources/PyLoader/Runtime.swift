@@ -123,6 +123,8 @@ enum Runtime {
                 PySys_GetObject(name).flatMap(swiftStrings) ?? []
             }).union(standardLibraryPaths.flatMap(topLevelModuleNames(in:)))
         pyl_SetCrossImport(crossImport)
+        pyl_SetContextImport(contextImport)
+        pyl_SetCrossCall(crossCall)
         let root = Loader(rootWithInterpreter: mainInterpreter, paths: rootPaths)
         Loader.registry.add(root)
         try InterpreterSetup.configure(root, systemSitePackages: options.systemSitePackages)

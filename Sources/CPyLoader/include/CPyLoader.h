@@ -82,6 +82,30 @@ typedef PyObject *(*pyl_CrossImport)(void *owner, PyObject *name, PyObject *glob
 /// Installs the callback used for crossing imports. Call once, before any hook exists.
 void pyl_SetCrossImport(pyl_CrossImport callback);
 
+/// Called by the `_gcd_import` wrapper for a lookup by name that the thread's context
+/// loader serves: imports `name` in the loader `target` (the context loader's token) and
+/// returns the module itself (for `a.b`, the submodule), or NULL with an exception set
+/// in the *calling* thread state.
+typedef PyObject *(*pyl_ContextImport)(void *target, PyObject *name);
+void pyl_SetContextImport(pyl_ContextImport callback);
+
+/// Called by the `_gcd_import` wrapper when its owner is not the current loader: calls
+/// `callable` (the owner's own `_gcd_import`) in the loader `owner`, moving the result or
+/// the exception to the calling thread state.
+typedef PyObject *(*pyl_CrossCall)(void *owner, PyObject *callable, PyObject *const *args,
+                                   Py_ssize_t nargs, PyObject *kwnames);
+void pyl_SetCrossCall(pyl_CrossCall callback);
+
+/// Wraps `_frozen_importlib._gcd_import` of the current interpreter (what
+/// `importlib.import_module` calls) with the context rule's lookup by name, bound to the
+/// loader of `hook`. Returns 0, or -1 with an exception set.
+/// PRECONDITION: the GIL is held and the hook's interpreter is current.
+int pyl_WrapImportModule(PyObject *hook);
+
+/// The current interpreter's own `_gcd_import` (unwrapped), for PyLoader's own imports,
+/// which ignore the context loader. Returns a new reference, or NULL with an exception set.
+PyObject *pyl_OriginalImportModule(void);
+
 /// Makes the `__import__` replacement bound to the loader of `interp`; `owner` is
 /// an opaque token handed back to the cross-import callback. Returns a new reference.
 /// PRECONDITION: the GIL is held and `interp`'s thread state is current.
@@ -110,11 +134,6 @@ PyObject *pyl_MakeClosedImportStub(const char *loaderName);
 void pyl_SetContextLoader(void *owner, PyInterpreterState *interp);
 void *pyl_GetContextLoader(void);
 
-/// While any thread has a context loader, every import must reach the hook (the
-/// fast path would bypass it). Counts contexts process-wide; the first one sends
-/// every live interpreter's imports through the hooks, the last one restores the
-/// fast path. PRECONDITION: the GIL is held.
-void pyl_ContextCountChanged(int delta);
 
 /// Whether `hook` is an import hook made by pyl_MakeImportHook (for tests and checks).
 int pyl_IsImportHook(PyObject *hook);

@@ -1,16 +1,34 @@
 import CPython
 import CPyLoader
 
-/// The per-thread context loader (Java's `Thread.setContextClassLoader`): while
-/// one is set, absolute imports on that thread run in it. PRECONDITION for all:
-/// the GIL is held.
+/// The per-thread context loader (Java's `Thread.setContextClassLoader`) and the one
+/// rule that says which imports it serves.
+///
+/// In Java a class's own references always resolve through its defining loader; the
+/// context class loader serves frameworks that look up user-named code by name. Here:
+/// 1. **A module's own imports resolve in its defining loader.** Every `import` and
+///    `from ... import` statement and every `__import__` call runs in the loader that
+///    owns the importing code (Eby's hook, `hook_import` in CPyLoader.c), whatever the
+///    thread's context loader. Relative imports included.
+/// 2. **Lookups by name at call time go to the context loader.** An absolute
+///    `importlib.import_module(name)` (so `pkgutil.resolve_name` and
+///    `unittest.mock.patch('a.b')` too) made while the thread has a context loader and
+///    no module body is executing on the thread runs in the context loader
+///    (`hook_gcd_import` in CPyLoader.c, `contextImport` below).
+/// 3. **Inside a module body the context loader is ignored**: an `import_module` made
+///    while any module is being initialized on the thread runs in the loader that owns
+///    that `importlib` (as in step 1), so no module ends up bound to a module of a loader
+///    that can close before it.
+/// 4. `pyloader.context_loader().import_module(name)` and `Loader.importModule` name their
+///    loader: they always import there.
+///
+/// PRECONDITION for all: the GIL is held.
 enum ContextLoaders {
     static func push(_ loader: Loader, on thread: ThreadRecord) throws {
         guard loader.lifecycle == .open else { throw LoaderError.closed(loader: loader.name) }
         thread.contextStack.append(loader)
         loader.contextUses += 1
         pyl_SetContextLoader(Unmanaged.passUnretained(loader).toOpaque(), loader.interpreter)
-        pyl_ContextCountChanged(1)
     }
 
     static func pop(expectedID: Int, on thread: ThreadRecord) throws {
@@ -24,7 +42,6 @@ enum ContextLoaders {
         } else {
             pyl_SetContextLoader(nil, nil)
         }
-        pyl_ContextCountChanged(-1)
     }
 }
 
@@ -40,9 +57,10 @@ extension ContextLoaders {
 }
 
 extension Loader {
-    /// Runs `body` with this loader as the calling thread's context loader: absolute
-    /// imports executed on this thread meanwhile (in any loader) run in this loader
-    /// and leave the importing loader's `sys.modules` untouched. Nestable.
+    /// Runs `body` with this loader as the calling thread's context loader: lookups by
+    /// name made on this thread meanwhile (`importlib.import_module`, outside module
+    /// bodies; see `ContextLoaders`) run in this loader and leave the calling loader's
+    /// `sys.modules` untouched. Import statements are not affected. Nestable.
     public func withContext<R>(_ body: () throws -> R) throws -> R {
         let root = try Loader.root
         let thread = ThreadRecord.current
@@ -60,6 +78,31 @@ let crossImport: pyl_CrossImport = { owner, name, globals, locals, fromlist, lev
         let loader = Unmanaged<Loader>.fromOpaque(owner!).takeUnretainedValue()
         return loader.callMovingException {
             PyImport_ImportModuleLevelObject(name, globals, locals, fromlist, level)
+        }
+    }
+}
+
+/// The callback of `importlib.import_module`'s wrapper for a lookup the context loader
+/// serves (step 2 of `ContextLoaders`): imports `name` there, waiting as
+/// `Loader.importModule` does when another thread is initializing it.
+let contextImport: pyl_ContextImport = { target, name in
+    enteredFromPython { _ in
+        let loader = Unmanaged<Loader>.fromOpaque(target!).takeUnretainedValue()
+        guard let name, let text = String(pythonString: name) else { return nil }
+        trace(loader, text, "imported in the context loader (a lookup by name)")
+        return loader.callMovingException {
+            CrossLoaderImports.awaitInitialization(of: text, in: loader) ?? Resolver.importInCurrentInterpreter(text)
+        }
+    }
+}
+
+/// The callback of `importlib.import_module`'s wrapper when the importlib called belongs to
+/// another loader than the current one: runs its own `_gcd_import` there (Eby's rule).
+let crossCall: pyl_CrossCall = { owner, callable, args, count, keywords in
+    enteredFromPython { _ in
+        let loader = Unmanaged<Loader>.fromOpaque(owner!).takeUnretainedValue()
+        return loader.callMovingException {
+            PyObject_Vectorcall(callable, args, count, keywords)
         }
     }
 }

@@ -152,6 +152,11 @@ enum PyloaderModule {
             // extension's PyInit) reads it from the globals.
             PyDict_SetItemString(namespace, "__builtins__", PyEval_GetBuiltins())
             Py_DecRef(id)
+            // PyLoader's own imports ignore the thread's context loader: `_import` is this
+            // interpreter's own `_gcd_import`, not the wrapper `importlib.import_module` uses.
+            guard let original = pyl_OriginalImportModule() else { return -1 }
+            PyDict_SetItemString(namespace, "_import", original)
+            Py_DecRef(original)
             guard let code = moduleCode() else { return -1 }
             defer { Py_DecRef(code) }
             guard let result = PyEval_EvalCode(code, namespace, namespace) else { return -1 }

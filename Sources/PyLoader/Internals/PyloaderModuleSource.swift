@@ -148,8 +148,10 @@ def loaders():
 class context:
     """Set the thread's context loader for a with block (Java's setContextClassLoader).
 
-    While it is set, absolute imports on this thread run in that loader; relative
-    imports ignore it. Nestable; thread-local.
+    While it is set, lookups by name on this thread (importlib.import_module of an
+    absolute name, outside module bodies) run in that loader; import statements and
+    __import__ always import in the loader that owns the importing code. Nestable;
+    thread-local.
     """
 
     __slots__ = ("_loader",)
@@ -187,14 +189,14 @@ def defining_loader(obj):
 let pyloaderFinderSource = #"""
 
 
-# PyLoader's own code must import in this loader whatever the thread's context
-# loader: an import statement here would go through the hook, which honours it.
-# Module-level imports run while this module is made (no context applies then);
-# later ones use _gcd_import, which bypasses builtins.__import__.
+# PyLoader's own code imports in this loader whatever the thread's context loader:
+# import statements always do (the context rule's step 1, ContextLoaders.swift), and
+# `_import` (set by PyloaderModule.execModule) is this interpreter's own _gcd_import,
+# not the wrapper through which importlib.import_module honours the context loader.
 import _imp
 import sys as _sys
 import _frozen_importlib as _bootstrap
-from _frozen_importlib import ModuleSpec as _ModuleSpec, _gcd_import as _import
+from _frozen_importlib import ModuleSpec as _ModuleSpec
 from _frozen_importlib_external import (
     BYTECODE_SUFFIXES as _BYTECODE_SUFFIXES, EXTENSION_SUFFIXES as _EXTENSION_SUFFIXES,
     SOURCE_SUFFIXES as _SOURCE_SUFFIXES, ExtensionFileLoader as _ExtensionFileLoaderBase,
