@@ -6,6 +6,8 @@
 #define Py_BUILD_CORE 1
 #include "include/CPyLoader.h"
 #include <internal/pycore_interp.h>
+#include <internal/pycore_runtime.h>
+#include <pthread.h>
 
 #if PY_VERSION_HEX < 0x030B0000 || PY_VERSION_HEX >= 0x030C0000
 #error "PyLoader's import hook is written against CPython 3.11's PyInterpreterState"
@@ -27,6 +29,9 @@ typedef struct HookState {
     void *owner;                  // opaque token for the cross-import callback
     PyObject *original;           // the interpreter's own builtins.__import__ (strong)
     PyObject *gcd_original;       // its own _frozen_importlib._gcd_import (strong), once wrapped
+    PyObject *build_class_original;   // its own builtins.__build_class__ (strong), once wrapped
+    PyObject *classes;            // {weakref(cls): None} for classes made here (strong), once wrapped
+    PyObject *forget_class;       // the weakref callback that removes a dead class from `classes`
     char *name;                   // the loader's name, for error messages
 } HookState;
 
@@ -55,6 +60,9 @@ static void hook_capsule_destructor(PyObject *capsule) {
     if (!st) { PyErr_Clear(); return; }
     Py_CLEAR(st->original);
     Py_CLEAR(st->gcd_original);
+    Py_CLEAR(st->build_class_original);
+    Py_CLEAR(st->classes);
+    Py_CLEAR(st->forget_class);
     PyMem_RawFree(st->name);
     PyMem_RawFree(st);
 }
@@ -275,6 +283,91 @@ int pyl_InstallImportHook(PyObject *hook) {
     return 0;
 }
 
+// MARK: Classes record their defining loader
+
+// The weakref callback: self is the `classes` dict, the argument the dead class's weakref.
+static PyObject *forget_class(PyObject *classes, PyObject *ref) {
+    if (PyDict_DelItem(classes, ref) < 0) PyErr_Clear();
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef forget_class_def = {"_forget_class", forget_class, METH_O, NULL};
+
+// builtins.__build_class__ of one loader (every class statement of code that uses that
+// loader's builtins calls it): the original, then the class is recorded as defined here.
+static PyObject *
+hook_build_class(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    HookState *st = PyCapsule_GetPointer(self, hook_capsule_name);
+    if (!st) return NULL;
+    if (!st->build_class_original) {
+        PyErr_Format(PyExc_RuntimeError, "cannot define a class: loader '%s' is closed", st->name);
+        return NULL;
+    }
+    PyObject *cls = PyObject_Vectorcall(st->build_class_original, args, nargs, kwnames);
+    if (cls && st->classes && PyType_Check(cls)) {
+        PyObject *ref = PyWeakref_NewRef(cls, st->forget_class);
+        if (!ref || PyDict_SetItem(st->classes, ref, Py_None) < 0) PyErr_Clear();
+        Py_XDECREF(ref);
+    } else if (cls && PyErr_Occurred()) {
+        PyErr_Clear();
+    }
+    return cls;
+}
+
+static PyMethodDef build_class_def = {
+    "__build_class__", (PyCFunction)(void (*)(void))hook_build_class, METH_FASTCALL | METH_KEYWORDS,
+    "__build_class__(func, name, /, *bases, [metaclass], **kwds) -> class\n\n"
+    "PyLoader's wrapper: builds the class, then records this loader as its defining loader."
+};
+
+int pyl_WrapBuildClass(PyObject *hook) {
+    HookState *st = hook_state(hook);
+    PyThreadState *tstate = _PyThreadState_UncheckedGet();
+    if (!st || !tstate || tstate->interp != st->interp) {
+        PyErr_SetString(PyExc_RuntimeError, "not an import hook of the current interpreter");
+        return -1;
+    }
+    if (st->build_class_original) return 0;
+    PyObject *builtins = tstate->interp->builtins;
+    PyObject *original = PyDict_GetItemString(builtins, "__build_class__");   // borrowed
+    if (!original) { PyErr_SetString(PyExc_RuntimeError, "builtins.__build_class__ is missing"); return -1; }
+    PyObject *classes = PyDict_New();
+    PyObject *forget = classes ? PyCFunction_NewEx(&forget_class_def, classes, NULL) : NULL;
+    PyObject *wrapper = forget ? PyCFunction_NewEx(&build_class_def, PyCFunction_GET_SELF(hook), NULL) : NULL;
+    if (!wrapper || PyDict_SetItemString(builtins, "__build_class__", wrapper) < 0) {
+        Py_XDECREF(classes); Py_XDECREF(forget); Py_XDECREF(wrapper);
+        return -1;
+    }
+    Py_DECREF(wrapper);
+    st->build_class_original = Py_NewRef(original);
+    st->classes = classes;
+    st->forget_class = forget;
+    return 0;
+}
+
+PyObject *pyl_InterpreterModules(PyInterpreterState *interp) {
+    return interp ? interp->modules : NULL;   // 3.11 field; 3.12 moved it to interp->imports.modules
+}
+
+int pyl_IsCodeHolder(PyObject *o) {
+    if (PyFunction_Check(o) || PyMethod_Check(o) || PyModule_Check(o)) return 1;
+    PyTypeObject *type = Py_TYPE(o);
+    if (type == &PyProperty_Type || type == &PyClassMethod_Type || type == &PyStaticMethod_Type) return 1;
+    return strcmp(type->tp_name, "functools.partial") == 0;
+}
+
+int pyl_HookDefinedClass(PyObject *hook, PyObject *cls) {
+    HookState *st = hook_state(hook);
+    if (!st || !st->classes || !PyType_Check(cls)) return 0;
+    PyObject *ref = PyWeakref_NewRef(cls, NULL);
+    if (!ref) { PyErr_Clear(); return 0; }
+    int found = PyDict_Contains(st->classes, ref);
+    Py_DECREF(ref);
+    if (found < 0) { PyErr_Clear(); return 0; }
+    return found;
+}
+
 int pyl_WrapImportModule(PyObject *hook) {
     HookState *st = hook_state(hook);
     PyThreadState *tstate = _PyThreadState_UncheckedGet();
@@ -340,6 +433,9 @@ void pyl_DisarmImportHook(PyObject *hook) {
     // that the garbage collector cannot see through the capsule.
     Py_CLEAR(st->original);
     Py_CLEAR(st->gcd_original);
+    Py_CLEAR(st->build_class_original);
+    Py_CLEAR(st->classes);
+    Py_CLEAR(st->forget_class);
 }
 
 // The stand-in for a closed loader's __import__: raises ImportError naming it.
@@ -365,6 +461,80 @@ PyObject *pyl_MakeClosedImportStub(const char *loaderName) {
     return stub;
 }
 
+// MARK: fork()
+//
+// The rules are in Forking.swift; this is the part that must run inside fork() itself.
+
+static pyl_ForkCheck fork_check = NULL;
+static pyl_ForkHandler fork_prepare = NULL, fork_parent = NULL, fork_child = NULL;
+static int head_lock_taken = 0;
+
+// Audit events are raised for every open(), import, exec...: compare cheaply first.
+static int fork_audit_hook(const char *event, PyObject *args, void *data) {
+    (void)args; (void)data;
+    if (event[0] != 'o' || strncmp(event, "os.fork", 7) != 0) return 0;
+    if (strcmp(event, "os.fork") != 0 && strcmp(event, "os.forkpty") != 0) return 0;
+    return fork_check ? fork_check() : 0;
+}
+
+static void atfork_prepare(void) {
+    if (fork_prepare) fork_prepare();
+    // CPython 3.11.2's PyOS_AfterFork_Child takes HEAD_LOCK (in _PyThreadState_DeleteExcept)
+    // before it re-initializes that lock (gh-112275): a fork while another thread held it
+    // (PyThreadState_New, which PyLoader calls without the GIL) left the child waiting forever.
+    if (_PyRuntime.initialized && _PyRuntime.interpreters.mutex) {
+        PyThread_acquire_lock(_PyRuntime.interpreters.mutex, WAIT_LOCK);
+        head_lock_taken = 1;
+    }
+}
+
+static void atfork_parent(void) {
+    if (head_lock_taken) {
+        head_lock_taken = 0;
+        PyThread_release_lock(_PyRuntime.interpreters.mutex);
+    }
+    if (fork_parent) fork_parent();
+}
+
+static void atfork_child(void) {
+    if (head_lock_taken) {
+        head_lock_taken = 0;
+        // CPython 3.11's _PyInterpreterState_DeleteExceptMain clears each sub-interpreter
+        // while holding HEAD_LOCK, and PyInterpreterState_Clear takes HEAD_LOCK again: the
+        // forked process deadlocked as soon as any sub-interpreter existed (gh-84139). The
+        // forked process keeps only the main interpreter: unlinking the others here leaves
+        // their memory to the copy of the address space, untouched (nothing of theirs can run).
+        PyInterpreterState *main_interp = _PyRuntime.interpreters.main;
+        if (main_interp) {
+            _PyRuntime.interpreters.head = main_interp;
+            main_interp->next = NULL;
+        }
+        PyThread_release_lock(_PyRuntime.interpreters.mutex);
+    }
+    if (fork_child) fork_child();
+}
+
+void pyl_SetForkHandlers(pyl_ForkCheck check, pyl_ForkHandler prepare, pyl_ForkHandler parent,
+                         pyl_ForkHandler child) {
+    fork_check = check;
+    fork_prepare = prepare;
+    fork_parent = parent;
+    fork_child = child;
+    static int registered = 0;
+    if (!registered) {
+        registered = 1;
+        pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
+    }
+}
+
+void pyl_DisarmImportHookAfterFork(PyObject *hook) {
+    HookState *st = hook_state(hook);
+    if (!st) return;
+    // Only pointers: the interpreter was left behind, so no reference count is touched.
+    st->interp = NULL;
+    st->owner = NULL;
+}
+
 // MARK: Runtime start-up
 
 static char start_error[512];
@@ -380,6 +550,11 @@ const char *pyl_StartRuntime(const char *program, int writeBytecode, int buffere
     PyStatus prestatus = Py_PreInitialize(&preconfig);
     if (PyStatus_Exception(prestatus)) {
         snprintf(start_error, sizeof start_error, "%s", prestatus.err_msg ? prestatus.err_msg : "pre-initialization failed");
+        return start_error;
+    }
+    // Before Py_Initialize, so every interpreter made afterwards has it (see Forking.swift).
+    if (PySys_AddAuditHook(fork_audit_hook, NULL) < 0) {
+        snprintf(start_error, sizeof start_error, "%s", "could not add PyLoader's audit hook");
         return start_error;
     }
     PyConfig config;

@@ -422,6 +422,20 @@ public final class Loader: @unchecked Sendable {
         }
     }
 
+    /// In a forked process (Forking.swift): this loader's interpreter was left behind, so it
+    /// is closed here without ending anything; its hook raises ImportError naming it.
+    /// PRECONDITION: the registry lock is held.
+    func markLostInFork() {
+        _lifecycle = .closed
+        _children = []
+        threadStates.removeAll()
+        parkedThreadState = nil
+        newestHandle = nil
+        deferredReleases.removeAll()
+        if let importHook { pyl_DisarmImportHookAfterFork(importHook) }
+        if let parent, parent.parent == nil { parent._children.removeAll { $0 === self } }
+    }
+
     /// Drops a thread's state from the list (the thread is ending). PRECONDITION: the GIL is held.
     func forget(_ state: LoaderThreadState) {
         threadStates.removeAll { $0 === state }

@@ -41,7 +41,7 @@ enum Runtime {
         case finalized
     }
 
-    private static let lock = Lock()
+    static let lock = Lock()
     nonisolated(unsafe) private static var phase = Phase.notStarted
     nonisolated(unsafe) private static var options = RuntimeOptions()
 
@@ -125,6 +125,7 @@ enum Runtime {
         pyl_SetCrossImport(crossImport)
         pyl_SetContextImport(contextImport)
         pyl_SetCrossCall(crossCall)
+        Forking.install()
         let root = Loader(rootWithInterpreter: mainInterpreter, paths: rootPaths)
         Loader.registry.add(root)
         try InterpreterSetup.configure(root, systemSitePackages: options.systemSitePackages)

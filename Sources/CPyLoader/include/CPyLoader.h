@@ -102,6 +102,21 @@ void pyl_SetCrossCall(pyl_CrossCall callback);
 /// PRECONDITION: the GIL is held and the hook's interpreter is current.
 int pyl_WrapImportModule(PyObject *hook);
 
+/// Wraps `builtins.__build_class__` of the current interpreter so that every class a class
+/// statement makes there is recorded (weakly) as defined by the loader of `hook`.
+/// Returns 0, or -1 with an exception set. PRECONDITION: the hook's interpreter is current.
+int pyl_WrapBuildClass(PyObject *hook);
+
+/// An interpreter's `sys.modules` dict (borrowed). PRECONDITION: the GIL is held.
+PyObject *pyl_InterpreterModules(PyInterpreterState *interp);
+
+/// Whether `o` is a module, function, method, property, classmethod, staticmethod or
+/// functools.partial: an object whose defining loader is that of the code it holds.
+int pyl_IsCodeHolder(PyObject *o);
+
+/// Whether `cls` was made by a class statement of the loader of `hook`. PRECONDITION: the GIL is held.
+int pyl_HookDefinedClass(PyObject *hook, PyObject *cls);
+
 /// The current interpreter's own `_gcd_import` (unwrapped), for PyLoader's own imports,
 /// which ignore the context loader. Returns a new reference, or NULL with an exception set.
 PyObject *pyl_OriginalImportModule(void);
@@ -152,6 +167,23 @@ void pyl_SetPyloaderModule(PyMethodDef *methods, pyl_ModuleExec exec);
 
 /// The inittab entry for `pyloader`.
 PyObject *pyl_PyloaderModuleInit(void);
+
+// MARK: fork()
+
+/// Called for the audit events `os.fork` and `os.forkpty` (raised before CPython forks):
+/// returns 0 to let the fork go ahead, or -1 with an exception set to refuse it.
+typedef int (*pyl_ForkCheck)(void);
+typedef void (*pyl_ForkHandler)(void);
+
+/// Sets the fork check and the `pthread_atfork` handlers (registered once). `prepare` runs
+/// before PyLoader's C part takes CPython's interpreter-list lock, `parent` and `child`
+/// after it released it; `child` runs before CPython's own after-fork code.
+void pyl_SetForkHandlers(pyl_ForkCheck check, pyl_ForkHandler prepare, pyl_ForkHandler parent,
+                         pyl_ForkHandler child);
+
+/// In a forked process: disarms a hook of an interpreter that was left behind, without
+/// touching any Python object (its calls raise ImportError naming the loader).
+void pyl_DisarmImportHookAfterFork(PyObject *hook);
 
 // MARK: Runtime start-up
 

@@ -224,6 +224,19 @@ enum ExtensionModules {
         if let folder { removeTree(folder) }
     }
 
+    /// In a forked process: the cache folder and the copies belong to the parent, which
+    /// removes them; this process must not (the root's mapped copies stay valid).
+    /// PRECONDITION: `lockForFork()` was called before the fork.
+    static func forgetAfterFork() {
+        processFolder = nil
+        loaderFolders.removeAll()
+        lock.unlock()
+    }
+
+    /// Taken before fork() and released on both sides (Forking.swift).
+    static func lockForFork() { lock.lock() }
+    static func unlockInParent() { lock.unlock() }
+
     /// The per-process cache folder, if one was made (for tests and diagnostics).
     static var cacheFolder: String? { lock.withLock { processFolder } }
 

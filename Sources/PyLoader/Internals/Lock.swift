@@ -16,6 +16,11 @@ final class Lock: @unchecked Sendable {
         mutex.deallocate()
     }
 
+    /// For `pthread_atfork` handlers only (Forking.swift), which lock and unlock in
+    /// different functions; everything else uses `withLock`.
+    func lock() { pthread_mutex_lock(mutex) }
+    func unlock() { pthread_mutex_unlock(mutex) }
+
     func withLock<R>(_ body: () throws -> R) rethrows -> R {
         pthread_mutex_lock(mutex)
         defer { pthread_mutex_unlock(mutex) }

@@ -234,6 +234,8 @@ class _DelegatingFinder:
     def find_spec(fullname, path=None, target=None):
         found = _core_find_spec(fullname, _ID)
         if found is None:
+            if fullname == "multiprocessing.context":
+                return _spawn_by_default(fullname, path, target)
             return None
         if target is not None:
             raise ImportError(f"cannot reload {fullname!r} in loader {_core_name(_ID)[0]!r}: "
@@ -258,6 +260,45 @@ class _DelegatingFinder:
     @staticmethod
     def invalidate_caches():
         pass
+
+
+def _spawn_by_default(fullname, path, target):
+    """multiprocessing.context as this loader's own finders give it, made to default to
+    the 'spawn' start method once loaded: a child loader cannot fork (Forking.swift)."""
+    for finder in _sys.meta_path:
+        if finder is _DelegatingFinder:
+            continue
+        find_spec = getattr(finder, "find_spec", None)
+        spec = find_spec(fullname, path, target) if find_spec is not None else None
+        if spec is not None:
+            break
+    else:
+        return None
+    exec_module = spec.loader.exec_module
+
+    def exec_then_default_to_spawn(module):
+        exec_module(module)
+        default = module._default_context
+        if default._actual_context is None:
+            default._default_context = module._concrete_contexts["spawn"]
+
+    # The instance attribute shadows the method for this one module's load only.
+    spec.loader = _SpawnByDefaultLoader(spec.loader, exec_then_default_to_spawn)
+    return spec
+
+
+class _SpawnByDefaultLoader:
+    """Wraps the loader of multiprocessing.context (see _spawn_by_default)."""
+
+    def __init__(self, loader, exec_module):
+        self._loader = loader
+        self.exec_module = exec_module
+
+    def create_module(self, spec):
+        return self._loader.create_module(spec)
+
+    def __getattr__(self, name):
+        return getattr(self._loader, name)
 
 
 def _delegated_distributions(name):
