@@ -350,6 +350,10 @@ PyObject *pyl_InterpreterModules(PyInterpreterState *interp) {
     return interp ? interp->modules : NULL;   // 3.11 field; 3.12 moved it to interp->imports.modules
 }
 
+int pyl_IsHeapType(PyObject *o) {
+    return PyType_Check(o) && PyType_HasFeature((PyTypeObject *)o, Py_TPFLAGS_HEAPTYPE);
+}
+
 int pyl_IsCodeHolder(PyObject *o) {
     if (PyFunction_Check(o) || PyMethod_Check(o) || PyModule_Check(o)) return 1;
     PyTypeObject *type = Py_TYPE(o);

@@ -112,3 +112,51 @@ final class ConcurrentImportTests: LoaderTestCase {
         XCTAssertTrue(try leaves[1].importModule("common").isIdentical(to: try leaves[2].importModule("common")))
     }
 }
+
+/// `pyloader.defining_loader` answers for every kind of object, as Java's `getClassLoader()`
+/// does (issue 11): classes with no functions, classes made by `type(...)`, dataclasses,
+/// instances, modules, functions, methods, properties, partials.
+final class DefiningLoaderTests: PluginTreeTestCase {
+    func testDefiningLoaderAnswersForEveryKind() throws {
+        try alpha.exec("""
+            import dataclasses, functools, pyloader, hostapi
+            class P(hostapi.Plugin):
+                pass
+            class Empty:
+                pass
+            Made = type('Made', (), {})
+            @dataclasses.dataclass
+            class Point:
+                x: int = 0
+            class WithProperty:
+                @property
+                def value(self):
+                    return 1
+                def method(self):
+                    return 2
+            def make_local():
+                class Local:
+                    pass
+                return Local
+            Local = make_local()
+            part = functools.partial(make_local)
+            """)
+        let kinds = ["P", "Empty", "Made", "Point", "Point()", "Empty()", "WithProperty.value",
+                     "WithProperty().method", "WithProperty.method", "Local", "Local()", "part",
+                     "make_local", "__import__('sys').modules['__main__']"]
+        for kind in kinds {
+            XCTAssertEqual(try value(alpha, "getattr(pyloader.defining_loader(\(kind)), 'name', None)", as: String?.self),
+                           alpha.name, kind)
+        }
+        XCTAssertEqual(try value(alpha, "pyloader.defining_loader(hostapi.Plugin).name", as: String.self), host.name)
+        XCTAssertEqual(try value(alpha, "pyloader.defining_loader(hostapi).name", as: String.self), host.name)
+        // The same class object seen from the host: still alpha's.
+        try host.exec("import pyloader\nalpha_p = pyloader.get('\(alpha.name)').eval('P')")
+        XCTAssertEqual(try value(host, "pyloader.defining_loader(alpha_p).name", as: String.self), alpha.name)
+        XCTAssertEqual(try value(host, "pyloader.defining_loader(alpha_p()).name", as: String.self), alpha.name)
+        try host.exec("del alpha_p")
+        // Built-in types have no defining loader.
+        XCTAssertEqual(try value(alpha, "pyloader.defining_loader(int)", as: String?.self), nil)
+        XCTAssertEqual(try value(alpha, "pyloader.defining_loader(3)", as: String?.self), nil)
+    }
+}

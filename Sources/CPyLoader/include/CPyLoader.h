@@ -110,6 +110,9 @@ int pyl_WrapBuildClass(PyObject *hook);
 /// An interpreter's `sys.modules` dict (borrowed). PRECONDITION: the GIL is held.
 PyObject *pyl_InterpreterModules(PyInterpreterState *interp);
 
+/// Whether `o` is a class made at run time (not a static type of CPython or an extension).
+int pyl_IsHeapType(PyObject *o);
+
 /// Whether `o` is a module, function, method, property, classmethod, staticmethod or
 /// functools.partial: an object whose defining loader is that of the code it holds.
 int pyl_IsCodeHolder(PyObject *o);

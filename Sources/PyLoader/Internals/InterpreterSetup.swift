@@ -30,7 +30,7 @@ enum InterpreterSetup {
             throw PythonError.fetch(in: loader)
         }
         loader.importHook = hook
-        guard pyl_WrapImportModule(hook) == 0 else { throw PythonError.fetch(in: loader) }
+        guard pyl_WrapImportModule(hook) == 0, pyl_WrapBuildClass(hook) == 0 else { throw PythonError.fetch(in: loader) }
         try ExtensionModules.install(in: loader)
         if loader.parent != nil {
             try Resolver.installFinder(in: loader)

@@ -145,10 +145,66 @@ enum Resolver {
         return try loader.provider(of: top)
     }
 
-    /// The loader whose interpreter defined a module, function, method or class:
-    /// the one whose builtins its globals use. Nil when it cannot be told.
+    /// The loader whose interpreter defined an object (Java's `getClassLoader()`):
+    /// - a class: the loader whose class statement made it (recorded by each loader's
+    ///   `__build_class__`), else the loader of its methods' globals, else that of the module
+    ///   named by its `__module__` in which it is reachable by `__qualname__` (classes made by
+    ///   `type(...)`);
+    /// - a module, function, method, property, `functools.partial`: the loader whose builtins
+    ///   its globals use (of the wrapped function for the last three);
+    /// - any other object: the defining loader of its class.
+    /// Nil when it cannot be told (built-in types and objects of closed loaders).
     /// PRECONDITION: the GIL is held.
     static func definingLoader(ofObject object: PyObjectPointer) -> Loader? {
+        if pyl_IsType(object) != 0 {
+            guard pyl_IsHeapType(object) != 0 else { return nil }   // int, dict...: no loader defines them
+            let loaders = Loader.registry.all
+            if let recorded = loaders.first(where: { $0.importHook.map { pyl_HookDefinedClass($0, object) == 1 } ?? false }) {
+                return recorded
+            }
+            return definingLoaderByGlobals(object) ?? definingLoaderByModuleName(ofClass: object, among: loaders)
+        }
+        guard pyl_IsCodeHolder(object) != 0 else {
+            return definingLoader(ofObject: UnsafeMutableRawPointer(pyl_TypeOf(object)).assumingMemoryBound(to: PyObject.self))
+        }
+        if let found = definingLoaderByGlobals(object) { return found }
+        if let function = PyObject_GetAttrString(object, "func") {   // functools.partial
+            defer { Py_DecRef(function) }
+            if function != object, let found = definingLoader(ofObject: function) { return found }
+        }
+        PyErr_Clear()
+        return nil
+    }
+
+    /// A class made by `type(...)` with no methods: the loader holding the module its
+    /// `__module__` names, in which `__qualname__` reaches this very class.
+    private static func definingLoaderByModuleName(ofClass cls: PyObjectPointer, among loaders: [Loader]) -> Loader? {
+        guard let moduleName = PyObject_GetAttrString(cls, "__module__") else { PyErr_Clear(); return nil }
+        defer { Py_DecRef(moduleName) }
+        guard let qualname = PyObject_GetAttrString(cls, "__qualname__"), let path = String(pythonString: qualname) else {
+            PyErr_Clear()
+            return nil
+        }
+        Py_DecRef(qualname)
+        for loader in loaders where loader.lifecycleHoldingGIL == .open {
+            guard let modules = pyl_InterpreterModules(loader.interpreter),
+                  let module = PyDict_GetItem(modules, moduleName) else { continue }
+            var object = Py_NewRef(module)!
+            var reached = true
+            for part in path.split(separator: ".") {
+                guard let next = PyObject_GetAttrString(object, String(part)) else { PyErr_Clear(); reached = false; break }
+                Py_DecRef(object)
+                object = next
+            }
+            defer { Py_DecRef(object) }
+            if reached && object == cls {
+                return definingLoaderByGlobals(module) ?? loader
+            }
+        }
+        return nil
+    }
+
+    private static func definingLoaderByGlobals(_ object: PyObjectPointer) -> Loader? {
         guard let globals = globalsOf(object) else { return nil }
         defer { Py_DecRef(globals) }
         guard var builtins = PyDict_GetItemString(globals, "__builtins__") else { return nil }
