@@ -93,7 +93,9 @@ def op_cross_call(rng, loader):
     if other is None:
         return
     # Code in `loader` calls into `other`, which evaluates and comes back.
-    loader.exec(f"import pyloader\n_r = pyloader.get({other.name!r}).eval('2 + 3')\nassert _r == 5")
+    # `other` may close meanwhile: get() then raises KeyError, which is that race.
+    loader.exec(f"import pyloader\ntry:\n    _o = pyloader.get({other.name!r})\nexcept KeyError:\n"
+                f"    raise pyloader.LoaderClosedError('closed meanwhile')\n_r = _o.eval('2 + 3')\nassert _r == 5")
 
 
 def op_context(rng, loader):
