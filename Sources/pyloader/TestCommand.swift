@@ -10,9 +10,11 @@ struct TestCommand: ParsableCommand {
         commandName: "test",
         abstract: "Run unittest tests (test*.py under each PATH), each module or test in a fresh child of --in.",
         discussion: """
-            Each fresh loader has the discovery's top-level folder (PATH) as its own path and \
-            looks there first (child-first), so test modules and their helpers load fresh every \
-            time; anything else is delegated to --in as usual. The loader is closed afterwards. \
+            Each fresh loader has the discovery's top-level folder (PATH) and --in's own paths as \
+            its own paths and looks there first (child-first), so test modules, their helpers and \
+            the code under test load fresh every time, with the same standard library as the \
+            tests; what --in takes from its own parents is delegated as usual, and unittest, \
+            traceback and logging come from --in. The loader is closed afterwards. \
             The last line is "N passed, N failed" (", N skipped" when any). Exit status 0 only \
             when nothing failed; a test module that cannot be imported counts as failed.
             """
@@ -219,11 +221,16 @@ final class TestSession {
                                _ body: (PythonObject) throws -> [[String]]) -> [TestRecord] {
         let loader: Loader
         do {
-            // Child-first: the test folder's modules are always the child's own, even when
-            // `parent` could provide them; everything else comes from `parent` as usual.
+            // Child-first over the test folder and `parent`'s own paths: the tests, their
+            // helpers and the code under test are all the child's own. Had the code under test
+            // come from `parent`, it would use `parent`'s standard library while the tests use
+            // the child's: `random.seed` in a test would not reach it, an ABC of the child's
+            // `collections.abc` would not know its classes, a codec it registers would be
+            // registered in `parent` only (real suites failed so: Scripts/real-unittest-suites.sh).
+            // What `parent` takes from its own parents is still delegated.
             // `unittest` itself is shared: importing it anew costs more than making the
             // child (BENCHMARKS.md). A test that changes unittest itself is not isolated.
-            loader = try parent.child(freshName(), paths: [top], delegation: .childFirst,
+            loader = try parent.child(freshName(), paths: [top] + parent.paths, delegation: .childFirst,
                                       shared: TestSession.sharedModules)
             loadersMade += 1
         } catch {
@@ -248,8 +255,10 @@ final class TestSession {
         return outcomes
     }
 
-    /// Top-level modules every fresh test loader takes from its parent.
-    static let sharedModules = ["unittest", "traceback"]
+    /// Top-level modules every fresh test loader takes from its parent. `logging` goes with
+    /// `unittest`, whose `assertLogs` watches the `logging` it imports: the code under test
+    /// must log to that one. A test that reconfigures logging is therefore not isolated.
+    static let sharedModules = ["unittest", "traceback", "logging"]
 
     /// The runner module, made from `TestRunnerSource` inside `loader`.
     private func installRunner(in loader: Loader) throws -> PythonObject {

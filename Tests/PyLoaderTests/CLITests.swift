@@ -238,24 +238,37 @@ final class CLITests: XCTestCase {
         XCTAssertEqual(result.stdoutLines.last, "7 passed, 2 failed, 1 skipped")
     }
 
-    /// Fresh loaders are children of `--in`: what it provides is delegated to them, and
-    /// closing them leaves its modules intact for the next test (a regression test: ending
-    /// a sub-interpreter used to clear the dicts of the modules delegated to it).
-    func testFreshLoadersDelegateToTheGivenLoaderAndLeaveItsModulesIntact() throws {
-        try FileManager.default.createDirectory(atPath: folder + "/lib", withIntermediateDirectories: true)
-        try FileManager.default.createDirectory(atPath: folder + "/tests", withIntermediateDirectories: true)
-        try "VALUE = 1\n".write(toFile: folder + "/lib/libmod.py", atomically: true, encoding: .utf8)
-        try "[loaders.lib]\npaths = [\"lib\"]\n".write(toFile: folder + "/pyloader.toml", atomically: true, encoding: .utf8)
+    /// Fresh loaders are children of `--in` with its own paths as theirs: the code under test
+    /// loads fresh in each and uses the tests' standard library (`random` is the same module;
+    /// real suites failed when it came from `--in`); what `--in` takes from its parents is
+    /// still delegated, and closing a fresh loader leaves those modules intact for the next
+    /// test (a regression test: ending a sub-interpreter used to clear the dicts of the
+    /// modules delegated to it).
+    func testFreshLoadersLoadTheCodeUnderTestThemselvesAndDelegateTheRest() throws {
+        for sub in ["host", "lib", "tests"] {
+            try FileManager.default.createDirectory(atPath: folder + "/" + sub, withIntermediateDirectories: true)
+        }
+        try "VALUE = 1\n".write(toFile: folder + "/host/hostmod.py", atomically: true, encoding: .utf8)
+        try "import random, hostmod\ndef pick(items):\n    return random.choice(items)\n"
+            .write(toFile: folder + "/lib/libmod.py", atomically: true, encoding: .utf8)
+        try "[root]\npaths = [\"host\"]\n\n[loaders.lib]\npaths = [\"lib\"]\n"
+            .write(toFile: folder + "/pyloader.toml", atomically: true, encoding: .utf8)
         let test = """
-            import unittest, libmod, pyloader
+            import random, unittest, libmod, hostmod, pyloader
             class UsesLib(unittest.TestCase):
-                def test_defined_by_lib(self):
-                    self.assertEqual(pyloader.defining_loader(libmod).name, "lib")
+                def test_code_under_test_is_fresh_and_shares_the_tests_stdlib(self):
+                    self.assertEqual(pyloader.defining_loader(libmod), pyloader.current())
                     self.assertEqual(pyloader.current().parent.name, "lib")
+                    self.assertIs(libmod.random, random)
+                    random.seed(7)
+                    first = libmod.pick(range(1000))
+                    random.seed(7)
+                    self.assertEqual(libmod.pick(range(1000)), first)
                 def test_value_first(self):
-                    self.assertEqual(libmod.VALUE, 1)
+                    self.assertEqual(pyloader.defining_loader(hostmod).name, "root")
+                    self.assertEqual(hostmod.VALUE, 1)
                 def test_value_second(self):
-                    self.assertEqual(libmod.VALUE, 1)
+                    self.assertEqual(hostmod.VALUE, 1)
             """
         try test.write(toFile: folder + "/tests/test_lib.py", atomically: true, encoding: .utf8)
         for isolation in ["module", "test"] {
