@@ -336,6 +336,13 @@ final class FaultMatrixTests: LoaderTestCase {
         try assertScenarioSucceeds("creating-thread-ends")
     }
 
+    /// Found by more-itertools' upstream suite (Scripts/real-unittest-suites.sh): the process
+    /// crashed (SIGSEGV in Py_EndInterpreter) when a child had been the first interpreter to
+    /// load `_decimal`. The root now loads each standard-library extension first.
+    func testAChildFirstToLoadAStdlibExtensionDoesNotCrashItsParentsClose() throws {
+        try assertScenarioSucceeds("stdlib-extension-first-in-child")
+    }
+
     /// Issue 11 as reported: Python threads close and re-create loaders while others run in them.
     func testPythonThreadsClosingAndCreatingLoadersWhileOthersRunInThem() throws {
         for _ in 0..<3 { try assertScenarioSucceeds("python-threads-close-race") }
@@ -1288,6 +1295,7 @@ final class SubprocessScenarioTests: XCTestCase {
         case "manifest-small-stack": try manifestOnSmallStack()
         case "two-thread-import-cycle": try twoThreadImportCycle()
         case "creating-thread-ends": try creatingThreadEnds()
+        case "stdlib-extension-first-in-child": try stdlibExtensionFirstInChild()
         case "two-thread-context-cycle": try twoThreadContextCycle()
         case "python-threads-close-race": try pythonThreadsCloseRace()
         default: XCTFail("unknown scenario \(scenario)")
@@ -1405,6 +1413,27 @@ final class SubprocessScenarioTests: XCTestCase {
         XCTAssertTrue(try Loader.root.eval("_m").isIdentical(to: try child.importModule("cycb")))
         try Loader.root.exec("del _m")
         try parent.close()
+    }
+
+    /// A child is the first to import `decimal` (a single-phase C extension that keeps objects
+    /// of its first interpreter in C statics) and checks a class of its parent against its own
+    /// `collections.abc`; then the child closes, then the parent (where the class dies).
+    private func stdlibExtensionFirstInChild() throws {
+        let folder = try temporaryFolder()
+        try write(folder + "/rlib.py", """
+            from collections import abc
+            class R(abc.Sequence):
+                def __len__(self): return 0
+                def __getitem__(self, i): raise IndexError
+            """)
+        let parent = try Loader.root.child(uniqueName("ext-p"), paths: [folder])
+        let child = try parent.child(uniqueName("ext-c"))
+        try child.exec("import decimal\nimport rlib, collections.abc as abc\nassert isinstance(rlib.R(), abc.Iterable)")
+        try child.close()
+        try parent.close()
+        let again = try Loader.root.child(uniqueName("ext-again"))
+        XCTAssertEqual(try String(python: try again.eval("str(__import__('decimal').Decimal('1.5') * 2)")), "3.0")
+        try again.close()
     }
 
     /// A loader made on a thread that then ends, used afterwards by other threads.

@@ -206,6 +206,23 @@ enum ExtensionModules {
         return path == pyl_None()
     }
 
+    /// Imports a standard-library extension module in the root before a child loads it
+    /// (`_StdlibExtensionLoader`): CPython 3.11 initializes a single-phase module once per
+    /// process and keeps objects of that first interpreter in C statics, so the first must
+    /// be an interpreter that never ends. A failure is left to the child's own load to report.
+    /// PRECONDITION: the GIL is held (called from a child's import).
+    static func preloadInRoot(_ name: String) throws {
+        let root = try Loader.root
+        try root.withActivated {
+            if let present = Resolver.moduleInSysModules(name) { Py_DecRef(present); return }
+            if let module = ContextLoaders.suspended({ Resolver.importInCurrentInterpreter(name) }) {
+                Py_DecRef(module)
+            } else {
+                PyErr_Clear()
+            }
+        }
+    }
+
     // MARK: Closing
 
     /// Removes the copies a closing loader made. Its files stay recorded as loaded:

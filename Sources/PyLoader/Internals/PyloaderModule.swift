@@ -113,6 +113,10 @@ enum PyloaderModule {
                                          path: try PyloaderModule.string(a[2], "path"),
                                          in: try PyloaderModule.loaderArg(a[0], module)) ?? Py_NewRef(pyl_None())
             } }),
+            ("_core_preload_in_root", { module, args in PyloaderModule.adapt(module, args, count: 1) { a in
+                try ExtensionModules.preloadInRoot(try PyloaderModule.string(a[0], "name"))
+                return Py_NewRef(pyl_None())
+            } }),
             // Package metadata follows delegation (Metadata.swift).
             ("_core_distribution_source", { module, args in PyloaderModule.adapt(module, args, count: 2) { a in
                 let names = try PyloaderModule.strings(a[1], "names")

@@ -365,6 +365,20 @@ class _ExtensionFileLoader(_ExtensionFileLoaderBase):
             raise replacement from error
 
 
+class _StdlibExtensionLoader(_ExtensionFileLoaderBase):
+    """A child's loader for the standard library's extension modules: the root loads each
+    one first. CPython 3.11 runs a single-phase module's init once per process and keeps
+    Python objects of that first interpreter in C statics (_decimal registers its types
+    with collections.abc and numbers there); when the first was a child, closing it left
+    those statics pointing into an ended interpreter, and the process crashed later
+    (a SIGSEGV when a class another loader had checked against that child's ABCs died).
+    The root never closes. Later interpreters get CPython's copy of the module."""
+
+    def create_module(self, spec):
+        _core_preload_in_root(spec.name)
+        return _imp.create_dynamic(spec)
+
+
 def _install_extension_loader(in_place):
     """Puts first on sys.path_hooks a FileFinder hook whose extension modules go
     through _ExtensionFileLoader, for every folder except those in `in_place` (the
@@ -375,9 +389,16 @@ def _install_extension_loader(in_place):
                                         (_SourceFileLoader, _SOURCE_SUFFIXES),
                                         (_SourcelessFileLoader, _BYTECODE_SUFFIXES))
 
+    make_stdlib_finder = _FileFinder.path_hook((_StdlibExtensionLoader, _EXTENSION_SUFFIXES),
+                                               (_SourceFileLoader, _SOURCE_SUFFIXES),
+                                               (_SourcelessFileLoader, _BYTECODE_SUFFIXES))
+    is_root = _core_info(_ID)[1] is None
+
     def pyloader_path_hook(path):
         if path in in_place:
-            raise ImportError("left to the next path hook", path=path)
+            if is_root:
+                raise ImportError("left to the next path hook", path=path)
+            return make_stdlib_finder(path)
         return make_finder(path)
 
     sys.path_hooks.insert(0, pyloader_path_hook)
