@@ -126,6 +126,15 @@ hook_import(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *k
     if (current && current->interp == st->interp) {
         return PyImport_ImportModuleLevelObject(name, argv[1], argv[2], argv[3], level);
     }
+    // Except for C code importing by name: PyImport_Import (PyImport_ImportModuleNoBlock,
+    // an extension's lazy import) calls __import__(name, globals, globals, [], 0) with the
+    // calling frame's globals and then reads the *current* interpreter's sys.modules, so
+    // crossing to the frame's loader made it raise KeyError (datetime.strptime called by a
+    // function of another loader: KeyError: '_strptime'). It imports where it runs.
+    if (level == 0 && argv[1] && argv[1] == argv[2] && argv[3] && PyList_CheckExact(argv[3])
+        && PyList_GET_SIZE(argv[3]) == 0) {
+        return PyImport_ImportModuleLevelObject(name, argv[1], argv[2], argv[3], 0);
+    }
     if (!cross_import) {
         PyErr_SetString(PyExc_ImportError, "PyLoader import hook used before start-up");
         return NULL;

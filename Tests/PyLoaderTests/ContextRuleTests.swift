@@ -166,3 +166,25 @@ final class ContextRuleTests: LoaderTestCase {
         XCTAssertFalse(try value(other, "'onlyinplug2' in __import__('sys').modules", as: Bool.self))
     }
 }
+
+/// C code that imports by name (`PyImport_Import`) from a function of another loader.
+final class CImportTests: LoaderTestCase {
+    /// `datetime.strptime` called by a function of the parent from the child: `_datetime`'s C
+    /// code imports `_strptime` with PyImport_Import, which crossed to the parent through
+    /// the frame's hook and then looked in the child's sys.modules: KeyError: '_strptime'
+    /// (pyasn1's upstream suite). And `_strptime` is the root's for every loader, because
+    /// 3.11's `_datetime` keeps the first one for the whole process.
+    func testStrptimeCalledByAParentsFunctionWorksAndOutlivesTheChild() throws {
+        let folder = try temporaryFolder()
+        try write(folder + "/timeparse.py", "import datetime\ndef year(text):\n    return datetime.datetime.strptime(text, '%Y').year\n")
+        let parent = try makeChild("strp-p", paths: [folder])
+        for round in 0..<2 {
+            let child = try makeChild("strp-c", of: parent)
+            XCTAssertEqual(try value(child, "__import__('timeparse').year('20\(round)1')", as: Int.self), 2001 + 10 * round)
+            try child.close()
+        }
+        XCTAssertEqual(try value(parent, "__import__('timeparse').year('1999')", as: Int.self), 1999)
+        XCTAssertEqual(try value(parent, "__import__('pyloader').defining_loader(__import__('_strptime')).name", as: String.self),
+                       "root")
+    }
+}

@@ -23,6 +23,8 @@ enum Resolver {
     /// 1. Already in `L`'s `sys.modules`: the import system returns it before asking.
     /// 2. `T` in the standard library (`sys.stdlib_module_names`, builtins) and not in
     ///    `L.shared`: local (every loader has its own standard library).
+    ///    2a. Except the few standard-library modules that CPython 3.11 caches in C statics
+    ///    process-wide (`rootOnlyModules`): always the root's, which never closes.
     /// 3. `T` in `L.local`: local. `T` in `L.shared`: from `P`, or a
     ///    `ModuleNotFoundError` naming the chain when `P` cannot provide it.
     /// 4. Parent-first: from `P` if `P` (by its own rules, recursively) can provide `T`;
@@ -37,6 +39,7 @@ enum Resolver {
         if top != fullName {                                                     // 6
             return loader.delegatedNames[top].map(Decision.delegated) ?? .local
         }
+        if Resolver.rootOnlyModules.contains(top) { return .delegated(try Loader.root) }   // 2a
         if Runtime.standardLibraryNames.contains(top) && !loader.shared.contains(top) {   // 2
             return .local
         }
@@ -60,6 +63,12 @@ enum Resolver {
             return try parent.provider(of: top).map(Decision.delegated) ?? .local
         }
     }
+
+    /// Standard-library modules every loader takes from the root (step 2a): CPython 3.11's
+    /// `_datetime` keeps the `_strptime` module it first imports in a C static for the rest
+    /// of the process, so one imported by a child that later closed broke `datetime.strptime`
+    /// everywhere (fixed in 3.12, which keeps it per interpreter).
+    static let rootOnlyModules: Set<String> = ["_strptime"]
 
     /// `_DelegatingFinder.find_spec`: None for a local name, else
     /// `(defining loader id, origin, is_package)`.
