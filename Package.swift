@@ -39,6 +39,7 @@ let package = Package(
                 // `pyloader bench` measures the raw Py_NewInterpreter floor.
                 "CPython",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: [.swiftLanguageMode(.v5)]
         ),

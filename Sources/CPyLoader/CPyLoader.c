@@ -359,6 +359,41 @@ PyObject *pyl_InterpreterModules(PyInterpreterState *interp) {
     return interp ? interp->modules : NULL;   // 3.11 field; 3.12 moved it to interp->imports.modules
 }
 
+const char *pyl_QualifiedName(PyObject *o) {
+    static char buffer[512];
+    PyObject *module = NULL, *name = NULL;   // borrowed
+    if (PyModule_Check(o)) {
+        PyObject *dict = PyModule_GetDict(o);
+        name = dict ? PyDict_GetItemString(dict, "__name__") : NULL;
+    } else if (PyType_Check(o)) {
+        PyTypeObject *type = (PyTypeObject *)o;
+        if (PyType_HasFeature(type, Py_TPFLAGS_HEAPTYPE)) {
+            name = ((PyHeapTypeObject *)type)->ht_qualname;
+            module = type->tp_dict ? PyDict_GetItemString(type->tp_dict, "__module__") : NULL;
+        }
+        if (!name) { snprintf(buffer, sizeof buffer, "%s", type->tp_name); return buffer; }
+    } else if (PyFunction_Check(o)) {
+        name = ((PyFunctionObject *)o)->func_qualname;
+        module = ((PyFunctionObject *)o)->func_module;
+    }
+    const char *n = name && PyUnicode_Check(name) ? PyUnicode_AsUTF8(name) : NULL;
+    const char *m = module && PyUnicode_Check(module) ? PyUnicode_AsUTF8(module) : NULL;
+    if (PyErr_Occurred()) PyErr_Clear();
+    snprintf(buffer, sizeof buffer, "%s%s%s", m ? m : "", m ? "." : "", n ? n : "?");
+    return buffer;
+}
+
+int pyl_LeakCandidate(PyObject *o) {
+    if (PyModule_Check(o) || PyFunction_Check(o)) return 1;
+    if (PyType_Check(o)) return PyType_HasFeature((PyTypeObject *)o, Py_TPFLAGS_HEAPTYPE);
+    return PyType_HasFeature(Py_TYPE(o), Py_TPFLAGS_HEAPTYPE);
+}
+
+int pyl_IsDunderName(PyObject *key) {
+    if (!PyUnicode_Check(key) || PyUnicode_GET_LENGTH(key) < 2) return 0;
+    return PyUnicode_READ_CHAR(key, 0) == '_' && PyUnicode_READ_CHAR(key, 1) == '_';
+}
+
 int pyl_IsHeapType(PyObject *o) {
     return PyType_Check(o) && PyType_HasFeature((PyTypeObject *)o, Py_TPFLAGS_HEAPTYPE);
 }

@@ -274,10 +274,20 @@ public final class Loader: @unchecked Sendable {
     ///   code running in this loader or a descendant; `.busy` when another thread is
     ///   running code in it, a thread it started is still alive (daemon threads
     ///   included), or it is some thread's context loader. Nothing is closed then.
+    ///
+    /// References that outlive the loader (modules of loaders that stay open holding its
+    /// objects) are logged through `ImportTrace.logger`; `closeReportingLeaks()` returns them.
     public func close() throws {
+        _ = try closeReportingLeaks()
+    }
+
+    /// Closes the loader as `close()` does and returns the references that outlive it
+    /// (`LoaderLeak`): modules of loaders that stay open holding objects of this loader or
+    /// its descendants. Empty in the normal case.
+    public func closeReportingLeaks() throws -> [LoaderLeak] {
         guard parent != nil else { throw LoaderError.cannotCloseRoot }
         let root = try Loader.root
-        try root.withActivated {
+        return try root.withActivated {
             try closeHoldingGIL(thread: ThreadRecord.current)
         }
     }
@@ -291,8 +301,9 @@ public final class Loader: @unchecked Sendable {
     nonisolated(unsafe) private static var _threadJoinTimeout = 5.0
 
     /// PRECONDITION: the GIL is held.
-    func closeHoldingGIL(thread: ThreadRecord) throws {
-        guard lifecycleHoldingGIL != .closed else { return }
+    @discardableResult
+    func closeHoldingGIL(thread: ThreadRecord) throws -> [LoaderLeak] {
+        guard lifecycleHoldingGIL != .closed else { return [] }
         try checkClosable(from: thread)
         let loaders = subtree
         // From here on no thread can enter the subtree (activations see `.closing`),
@@ -303,6 +314,15 @@ public final class Loader: @unchecked Sendable {
             for loader in loaders {
                 try loader.joinPythonThreads(thread: thread)
             }
+        } catch {
+            for loader in loaders where loader.lifecycleHoldingGIL == .closing { loader.lifecycle = .open }
+            throw error
+        }
+        // After the joins (the threads are done mutating), before anything ends: the objects
+        // are still whole, so each can be named and told by its builtins.
+        let leaks = LeakScan.scan(closing: loaders)
+        for leak in leaks { ImportTrace.logger.warning("\(leak)") }
+        do {
             for loader in loaders.reversed() {   // parents before children, so reversed: deepest first
                 try loader.endOwnInterpreter(thread: thread)
             }
@@ -310,6 +330,7 @@ public final class Loader: @unchecked Sendable {
             for loader in loaders where loader.lifecycleHoldingGIL == .closing { loader.lifecycle = .open }
             throw error
         }
+        return leaks
     }
 
     /// Refuses to close this subtree from inside it, or while it is in use elsewhere.

@@ -36,3 +36,13 @@ extension Loader {
         }
     }
 }
+
+extension Loader {
+    /// Whether `close()` runs the leak scan (`LeakScan`); on by default. For measuring
+    /// what the scan costs a close.
+    @_spi(Measurement)
+    public static var leakScanEnabled: Bool {
+        get { LeakScan.isEnabled }
+        set { LeakScan.isEnabled = newValue }
+    }
+}

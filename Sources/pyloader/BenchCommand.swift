@@ -58,6 +58,7 @@ struct BenchCommand: ParsableCommand {
             (ActivationBenchmark.figure, ActivationBenchmark.run),
             (TestRunBenchmark.figure, TestRunBenchmark.run),
             (ChurnBenchmark.figure, ChurnBenchmark.run),
+            (CloseAndClassBenchmark.figure, CloseAndClassBenchmark.run),
         ]
         for (name, measure) in figures {
             context.progress(name)

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Logging
 import PyLoader
 #if canImport(Glibc)
 import Glibc
@@ -38,6 +39,8 @@ struct TestCommand: ParsableCommand {
     func run() throws {
         // Check the paths before starting anything: a typo is a usage error.
         let plans = try paths.map(TestDiscovery.plan)
+        // The report lists leaks under their test module; the log line would repeat it.
+        if !ImportTrace.isEnabled { ImportTrace.logger.logLevel = .error }
         let parent = try tree.makeTree(writeBytecode: false).loader(named: loaderName)
         let session = TestSession(parent: parent, isolation: isolate, showsProgress: isatty(STDOUT_FILENO) != 0)
         for plan in plans {
@@ -175,6 +178,8 @@ final class TestSession {
     let isolation: TestCommand.Isolation
     let showsProgress: Bool
     private(set) var records: [TestRecord] = []
+    /// References that outlived a fresh loader (`LoaderLeak`), by the test module that made it.
+    private(set) var leaks: [(module: String, leak: LoaderLeak)] = []
     private var loadersMade = 0
     private var modulesRun = 0
 
@@ -189,6 +194,7 @@ final class TestSession {
     /// Runs one test module; never throws: whatever goes wrong becomes an error outcome.
     func run(_ module: String, top: String) {
         var outcomes: [TestRecord] = []
+        let leaksBefore = leaks.count
         switch isolation {
         case .module:
             outcomes = inFreshLoader(module: module, top: top) { runner in
@@ -212,6 +218,9 @@ final class TestSession {
         modulesRun += 1
         if showsProgress {
             print("\(module): \(TestSession.summary(outcomes))")
+            for (_, leak) in leaks[leaksBefore...] {
+                print("  leak: \(leak)")
+            }
         }
     }
 
@@ -247,7 +256,7 @@ final class TestSession {
             outcomes.append(problem(module, "the test runner failed", error))
         }
         do {
-            try loader.close()
+            leaks += try loader.closeReportingLeaks().map { (module, $0) }
         } catch {
             // Most likely a thread the tests started is still running.
             outcomes.append(problem(module, "its fresh loader could not be closed", error))
@@ -299,6 +308,13 @@ final class TestSession {
             }
         }
         if records.contains(where: \.isFailure) { print("") }
+        if !leaks.isEmpty {
+            // As Tomcat reports a web application that leaves references behind: each one
+            // keeps an object of a closed loader alive in a loader that stays open.
+            print("References that outlived their test loader (the objects stay alive, their functions no longer work):")
+            for (module, leak) in leaks { print("  \(module): \(leak)") }
+            print("")
+        }
         let unit = isolation == .module ? "module" : "test"
         print("Ran \(plural(records.count, "test")) from \(plural(modulesRun, "module")),"
               + " each \(unit) in a fresh loader (\(plural(loadersMade, "loader")) made and closed).")

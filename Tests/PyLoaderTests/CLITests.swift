@@ -278,6 +278,20 @@ final class CLITests: XCTestCase {
         }
     }
 
+    /// A test that leaves its object in a module of the root: reported under its test module
+    /// (issue 10's leak report); the clean module reports nothing.
+    func testTestReportsReferencesThatOutliveTheTestLoader() throws {
+        let suite = Self.fixtures + "/testsuite/leaking"
+        let result = try pyloader(["test", "--manifest", suite + "/pyloader.toml", "--in", "plugins", suite + "/tests"])
+        XCTAssertEqual(result.status, 0, "\(result)")
+        let leakLines = result.stdoutLines.filter { $0.contains("holds") }
+        XCTAssertEqual(leakLines.count, 1, "\(result)")
+        XCTAssertTrue(leakLines.first?.hasPrefix("  test_leaks: leakreg.items[0] in loader 'root' holds test_leaks.Thing instance") ?? false,
+                      "\(result)")
+        let clean = try pyloader(["test", Self.fixtures + "/testsuite/interfering"])
+        XCTAssertFalse(clean.stdout.contains("outlived"), "\(clean)")
+    }
+
     func testMissingTestPathIsAUsageError() throws {
         let result = try pyloader(["test", folder + "/nothing-here"])
         XCTAssertEqual(result.status, 2, "\(result)")

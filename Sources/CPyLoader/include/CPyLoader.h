@@ -45,6 +45,14 @@ static inline int pyl_IsDict(PyObject *o) { return PyDict_Check(o); }
 static inline int pyl_IsModule(PyObject *o) { return PyModule_Check(o); }
 static inline int pyl_IsFunction(PyObject *o) { return PyFunction_Check(o); }
 static inline int pyl_IsType(PyObject *o) { return PyType_Check(o); }
+static inline int pyl_IsListOrTuple(PyObject *o) { return PyList_Check(o) || PyTuple_Check(o); }
+/// Item `i` of a list or tuple (borrowed), or NULL when out of range.
+static inline PyObject *pyl_SequenceItemBorrowed(PyObject *o, Py_ssize_t i) {
+    if (PyList_Check(o)) return i < PyList_GET_SIZE(o) ? PyList_GET_ITEM(o, i) : NULL;
+    return i < PyTuple_GET_SIZE(o) ? PyTuple_GET_ITEM(o, i) : NULL;
+}
+/// A function's globals dict (borrowed).
+static inline PyObject *pyl_FunctionGlobals(PyObject *f) { return PyFunction_GET_GLOBALS(f); }
 static inline int pyl_IsExceptionInstance(PyObject *o) { return PyExceptionInstance_Check(o); }
 static inline PyTypeObject *pyl_TypeOf(PyObject *o) { return Py_TYPE(o); }
 static inline Py_ssize_t pyl_RefCount(PyObject *o) { return Py_REFCNT(o); }
@@ -109,6 +117,17 @@ int pyl_WrapBuildClass(PyObject *hook);
 
 /// An interpreter's `sys.modules` dict (borrowed). PRECONDITION: the GIL is held.
 PyObject *pyl_InterpreterModules(PyInterpreterState *interp);
+
+/// `module.qualname` of a module, class or function, read from C fields and dicts only (no
+/// Python code runs). Valid until the next call. PRECONDITION: the GIL is held.
+const char *pyl_QualifiedName(PyObject *o);
+
+/// Whether `o` could belong to a loader (a module, a function, a class made at run time or
+/// an instance of one): the leak scan's cheap first test (no Python code runs).
+int pyl_LeakCandidate(PyObject *o);
+
+/// Whether `key` is a str that starts with two underscores.
+int pyl_IsDunderName(PyObject *key);
 
 /// Whether `o` is a class made at run time (not a static type of CPython or an extension).
 int pyl_IsHeapType(PyObject *o);

@@ -76,8 +76,8 @@ enum PyloaderModule {
             } }),
             ("_core_close", { module, args in PyloaderModule.adapt(module, args, count: 1) { a in
                 // Closing a closed loader does nothing, as in Swift.
-                if let loader = Loader.registry.loader(id: try PyloaderModule.int(a[0])) { try loader.close() }
-                return Py_NewRef(pyl_None())
+                guard let loader = Loader.registry.loader(id: try PyloaderModule.int(a[0])) else { return Py_NewRef(pyl_None()) }
+                return try loader.closeReportingLeaks().map(\.description).makePythonReference()
             } }),
             ("_core_context_push", { module, args in PyloaderModule.adapt(module, args, count: 1) { a in
                 try ContextLoaders.push(try PyloaderModule.loaderArg(a[0], module), on: ThreadRecord.current)

@@ -10,12 +10,17 @@ is a handle to a loader by identity; calling into another loader runs the code
 in that loader's interpreter, and its exceptions reach the caller unchanged.
 """
 
-__all__ = ["Loader", "LoaderClosedError", "current", "root", "get", "loaders",
+__all__ = ["Loader", "LoaderClosedError", "LoaderLeakWarning", "current", "root", "get", "loaders",
            "context", "context_loader", "defining_loader"]
 
 
 class LoaderClosedError(RuntimeError):
     """A closed loader was used."""
+
+
+class LoaderLeakWarning(ResourceWarning):
+    """Loader.close() found a module of a loader that stays open holding an object of
+    the closed loader (shown, like ResourceWarning, under -X dev or -W default)."""
 
 
 class Loader:
@@ -102,8 +107,15 @@ class Loader:
         return None if found is None else _wrap(found)
 
     def close(self):
-        """Close this loader and its descendants (deepest first)."""
-        _core_close(self._id)
+        """Close this loader and its descendants (deepest first).
+
+        Each reference that outlives them (a module of a loader that stays open holding
+        one of their objects) is reported as a LoaderLeakWarning."""
+        leaks = _core_close(self._id)
+        if leaks:
+            warn = _import("warnings").warn
+            for leak in leaks:
+                warn(leak, LoaderLeakWarning, stacklevel=2)
 
     def __eq__(self, other):
         return isinstance(other, Loader) and other._id == self._id

@@ -88,8 +88,10 @@ enum TestRunBenchmark {
     ///
     /// With `sharingUnittest`, the child takes `unittest` and `traceback` from the root
     /// (imported there once) instead of importing its own, and runs the tests with
-    /// itself as the thread's context loader, so that the shared framework's imports
-    /// (`loadTestsFromName`, `mock.patch`) still land in the child.
+    /// itself as the thread's context loader, so that the shared framework's lookups by
+    /// name (`mock.patch`) land in the child. The module is imported by the child's own
+    /// importlib, as `pyloader test` does: the shared `loadTestsFromName` would import it
+    /// with the root's `__import__` (a module's own imports stay in its loader).
     static func runThroughLibrary(_ names: [String], folder: String, sharingUnittest: Bool) throws {
         let root = try Loader.root
         if sharingUnittest { _ = try root.importModule("unittest") }
@@ -98,9 +100,9 @@ enum TestRunBenchmark {
                                        shared: sharingUnittest ? ["unittest", "traceback"] : [])
             defer { try? child.close() }
             try child.exec("""
-                import pyloader, unittest
+                import importlib, pyloader, unittest
                 with pyloader.context(pyloader.current()):
-                    _suite = unittest.defaultTestLoader.loadTestsFromName('\(name)')
+                    _suite = unittest.defaultTestLoader.loadTestsFromModule(importlib.import_module('\(name)'))
                     _result = unittest.TestResult()
                     _suite.run(_result)
                 """)
