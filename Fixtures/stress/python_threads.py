@@ -1,6 +1,10 @@
 """The stress run driven from Python threads (issue 11), run in the root loader.
 
-usage: python_threads.py SEED OPS_PER_THREAD [THREADS]
+usage: python_threads.py SEED OPS_PER_THREAD [THREADS] [--with-host]
+
+--with-host: a host (PythonThreadStressTests, in Swift) enters the same loaders meanwhile;
+when the threads are done the script sets sys._stress_phase = "checking" and waits (at most
+60 s) for the host to set sys._stress_host_stopped before it checks and closes everything.
 
 8 `threading` threads apply seeded random operations to a pool of at least 20 loaders
 (children of the root, and children of those up to three levels deep): eval, exec,
@@ -21,9 +25,11 @@ import time
 
 import pyloader
 
-SEED = int(sys.argv[1]) if len(sys.argv) > 1 else 0x5EED
-OPS = int(sys.argv[2]) if len(sys.argv) > 2 else 300
-THREADS = int(sys.argv[3]) if len(sys.argv) > 3 else 8
+WITH_HOST = "--with-host" in sys.argv
+ARGS = [a for a in sys.argv[1:] if a != "--with-host"]
+SEED = int(ARGS[0]) if len(ARGS) > 0 else 0x5EED
+OPS = int(ARGS[1]) if len(ARGS) > 1 else 300
+THREADS = int(ARGS[2]) if len(ARGS) > 2 else 8
 SLOTS = 24
 
 root = pyloader.root()
@@ -176,6 +182,11 @@ def main():
     for thread in threads:
         thread.join()
     elapsed = time.monotonic() - started
+    if WITH_HOST:
+        sys._stress_phase = "checking"
+        deadline = time.monotonic() + 60
+        while not getattr(sys, "_stress_host_stopped", False) and time.monotonic() < deadline:
+            time.sleep(0.01)
 
     # Invariants: every loader ever made is either usable or closed (and then every use
     # raises LoaderClosedError); closed ones are gone from the tree; nothing half-closed.
