@@ -383,6 +383,41 @@ const char *pyl_QualifiedName(PyObject *o) {
     return buffer;
 }
 
+PyObject *pyl_GlobalsBuiltins(PyObject *globals) {
+    static PyObject *key = NULL;   // made once, kept for the process (the root makes it first)
+    if (!key) {
+        key = PyUnicode_InternFromString("__builtins__");
+        if (!key) { PyErr_Clear(); return NULL; }
+    }
+    PyObject *builtins = PyDict_GetItemWithError(globals, key);
+    if (!builtins) { PyErr_Clear(); return NULL; }
+    if (PyModule_Check(builtins)) return PyModule_GetDict(builtins);
+    return builtins;
+}
+
+void pyl_ScanNamespace(PyObject *globals, Py_ssize_t limit, pyl_LeakVisit visit, void *context) {
+    Py_ssize_t position = 0;
+    PyObject *key, *value;
+    while (PyDict_Next(globals, &position, &key, &value)) {
+        if (pyl_IsDunderName(key)) continue;
+        if (pyl_LeakCandidate(value)) {
+            visit(context, key, NULL, -1, value);
+        } else if (PyDict_Check(value)) {
+            Py_ssize_t inner = 0, seen = 0;
+            PyObject *k, *v;
+            while (seen++ < limit && PyDict_Next(value, &inner, &k, &v)) {
+                if (pyl_LeakCandidate(v)) visit(context, key, k, -1, v);
+            }
+        } else if (PyList_Check(value) || PyTuple_Check(value)) {
+            Py_ssize_t n = PyList_Check(value) ? PyList_GET_SIZE(value) : PyTuple_GET_SIZE(value);
+            for (Py_ssize_t i = 0; i < n && i < limit; i++) {
+                PyObject *item = PyList_Check(value) ? PyList_GET_ITEM(value, i) : PyTuple_GET_ITEM(value, i);
+                if (pyl_LeakCandidate(item)) visit(context, key, NULL, i, item);
+            }
+        }
+    }
+}
+
 int pyl_LeakCandidate(PyObject *o) {
     if (PyModule_Check(o) || PyFunction_Check(o)) return 1;
     if (PyType_Check(o)) return PyType_HasFeature((PyTypeObject *)o, Py_TPFLAGS_HEAPTYPE);

@@ -66,39 +66,23 @@ enum LeakScan {
         }
         return leaks
 
-        func scanNamespace(_ globals: PyObjectPointer, _ report: (String, String, Loader) -> Void) {
-            var position = 0
-            var key: PyObjectPointer?, value: PyObjectPointer?
-            while PyDict_Next(globals, &position, &key, &value) != 0 {
-                guard let key, let value, pyl_IsDunderName(key) == 0 else { continue }
-                if pyl_LeakCandidate(value) != 0 {
-                    if let (what, definer) = owner(of: value) {
-                        report(String(pythonString: key) ?? "?", what, definer)
-                    }
-                } else if pyl_IsDict(value) != 0 || pyl_IsListOrTuple(value) != 0 {
-                    scanContainer(value, key, report)
+        func scanNamespace(_ globals: PyObjectPointer, _ report: @escaping (String, String, Loader) -> Void) {
+            // The loop runs in C (pyl_ScanNamespace); only candidates come back here.
+            let visitor = NamespaceVisitor { name, innerKey, index, value in
+                guard let (what, definer) = owner(of: value) else { return }
+                var path = String(pythonString: name) ?? "?"
+                if let innerKey {
+                    path += "[" + (String(pythonString: innerKey).map { "'\($0)'" } ?? "…") + "]"
+                } else if index >= 0 {
+                    path += "[\(index)]"
                 }
+                report(path, what, definer)
             }
-        }
-
-        func scanContainer(_ container: PyObjectPointer, _ nameObject: PyObjectPointer, _ report: (String, String, Loader) -> Void) {
-            let name = { String(pythonString: nameObject) ?? "?" }
-            if pyl_IsDict(container) != 0 {
-                var position = 0, seen = 0
-                var key: PyObjectPointer?, value: PyObjectPointer?
-                while seen < containerLimit, PyDict_Next(container, &position, &key, &value) != 0 {
-                    seen += 1
-                    guard let key, let value, pyl_LeakCandidate(value) != 0, let (what, definer) = owner(of: value) else { continue }
-                    let label = String(pythonString: key).map { "'\($0)'" } ?? "…"
-                    report("\(name())[\(label)]", what, definer)
-                }
-            } else {
-                let count = Swift.min(PySequence_Size(container), containerLimit)
-                for index in 0..<Swift.max(count, 0) {
-                    guard let item = pyl_SequenceItemBorrowed(container, index), pyl_LeakCandidate(item) != 0,
-                          let (what, definer) = owner(of: item) else { continue }
-                    report("\(name())[\(index)]", what, definer)
-                }
+            withExtendedLifetime(visitor) {
+                pyl_ScanNamespace(globals, containerLimit, { context, name, innerKey, index, value in
+                    let visitor = Unmanaged<NamespaceVisitor>.fromOpaque(context!).takeUnretainedValue()
+                    visitor.visit(name!, innerKey, index, value!)
+                }, Unmanaged.passUnretained(visitor).toOpaque())
             }
         }
 
@@ -129,9 +113,7 @@ enum LeakScan {
         }
 
         func builtins(ofGlobals globals: PyObjectPointer) -> PyObjectPointer? {
-            guard var builtins = PyDict_GetItemString(globals, "__builtins__") else { return nil }
-            if pyl_IsModule(builtins) != 0, let dict = PyModule_GetDict(builtins) { builtins = dict }
-            return builtins
+            pyl_GlobalsBuiltins(globals)
         }
 
         /// `module.name` from `__module__`/`__qualname__` (or a module's `__name__`), read
@@ -140,4 +122,10 @@ enum LeakScan {
             String(cString: pyl_QualifiedName(object))
         }
     }
+}
+
+/// The Swift side of one `pyl_ScanNamespace` call.
+private final class NamespaceVisitor {
+    let visit: (PyObjectPointer, PyObjectPointer?, Int, PyObjectPointer) -> Void
+    init(_ visit: @escaping (PyObjectPointer, PyObjectPointer?, Int, PyObjectPointer) -> Void) { self.visit = visit }
 }

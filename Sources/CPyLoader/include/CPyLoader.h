@@ -126,6 +126,19 @@ const char *pyl_QualifiedName(PyObject *o);
 /// an instance of one): the leak scan's cheap first test (no Python code runs).
 int pyl_LeakCandidate(PyObject *o);
 
+/// The builtins dict a globals dict runs with (`__builtins__`, a module's dict taken for
+/// the module), borrowed, or NULL. PRECONDITION: the GIL is held; `globals` is a dict.
+PyObject *pyl_GlobalsBuiltins(PyObject *globals);
+
+/// Called by pyl_ScanNamespace for each candidate (see pyl_LeakCandidate): `name` is the
+/// global's name; `innerKey` the dict key or `index` the list/tuple index (-1 when neither).
+typedef void (*pyl_LeakVisit)(void *context, PyObject *name, PyObject *innerKey, Py_ssize_t index, PyObject *value);
+
+/// The leak scan's inner loop over one module's globals and one level into the dicts,
+/// lists and tuples among them (at most `limit` items each), dunder names skipped: calls
+/// `visit` for every value that could belong to a loader. Runs no Python code.
+void pyl_ScanNamespace(PyObject *globals, Py_ssize_t limit, pyl_LeakVisit visit, void *context);
+
 /// Whether `key` is a str that starts with two underscores.
 int pyl_IsDunderName(PyObject *key);
 
