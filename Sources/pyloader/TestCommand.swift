@@ -273,10 +273,25 @@ final class TestSession {
     private func installRunner(in loader: Loader) throws -> PythonObject {
         let builtins = try loader.importModule("builtins")
         let module = try loader.importModule("types").ModuleType(TestRunnerSource.moduleName)
-        let code = try builtins.compile(TestRunnerSource.code, TestRunnerSource.fileName, "exec")
+        // A JSON string literal is a Python one too.
+        let prefix = "_PYCACHE_PREFIX = " + (TestSession.bytecodeFolder.map(jsonString) ?? "None") + "\n"
+        let code = try builtins.compile(prefix + TestRunnerSource.code, TestRunnerSource.fileName, "exec")
         try builtins.exec(code, module.__dict__)
         return module
     }
+
+    /// Where test loaders write bytecode (`sys.pycache_prefix`): `$XDG_CACHE_HOME/pyloader/pycache`,
+    /// else `~/.cache/pyloader/pycache`; nil (no bytecode written) without either. A folder
+    /// of the user's own, not a shared temporary one, where another user could plant files.
+    static let bytecodeFolder: String? = {
+        if let cache = getenv("XDG_CACHE_HOME").map({ String(cString: $0) }), cache.hasPrefix("/") {
+            return cache + "/pyloader/pycache"
+        }
+        if let home = getenv("HOME").map({ String(cString: $0) }), home.hasPrefix("/") {
+            return home + "/.cache/pyloader/pycache"
+        }
+        return nil
+    }()
 
     /// A loader name no live loader has: `test-1`, `test-2`, ...
     private func freshName() -> String {

@@ -16,8 +16,12 @@ enum TestRunnerSource {
         import traceback
         import unittest
 
-        # The test loaders import from the user's folders: leave no __pycache__ there.
-        sys.dont_write_bytecode = True
+        # The test loaders import from the user's folders: leave no __pycache__ there. Their
+        # bytecode goes to PyLoader's cache folder instead (set by the runner before this
+        # runs, or None: then none is written), so that the many fresh loaders of a run, and
+        # later runs, do not compile the same sources again.
+        sys.pycache_prefix = _PYCACHE_PREFIX
+        sys.dont_write_bytecode = _PYCACHE_PREFIX is None
 
 
         def _flatten(suite):
