@@ -8,6 +8,10 @@
 #include <internal/pycore_interp.h>
 #include <internal/pycore_runtime.h>
 #include <pthread.h>
+#include <semaphore.h>
+#include <signal.h>
+#include <errno.h>
+#include <internal/pycore_ceval.h>
 
 #if PY_VERSION_HEX < 0x030B0000 || PY_VERSION_HEX >= 0x030C0000
 #error "PyLoader's import hook is written against CPython 3.11's PyInterpreterState"
@@ -617,6 +621,92 @@ void pyl_DisarmImportHookAfterFork(PyObject *hook) {
     st->interp = NULL;
     st->owner = NULL;
 }
+
+// MARK: Interrupts (SIGINT and friends for the command line; the rules are in Interrupts.swift)
+
+static volatile sig_atomic_t interrupt_pending = 0;
+static volatile sig_atomic_t terminate_signal = 0;
+static sem_t signal_wakeup;
+static pthread_t interrupt_main_thread;
+static struct sigaction chained_sigint;
+
+static void on_sigint(int sig) {
+    int saved = errno;
+    if (!pthread_equal(pthread_self(), interrupt_main_thread)) {
+        // Only the main thread runs Python's signal handlers and pending calls, and only its
+        // blocking call (time.sleep, input) must return EINTR: hand the signal to it.
+        pthread_kill(interrupt_main_thread, sig);
+        errno = saved;
+        return;
+    }
+    interrupt_pending = 1;
+    // CPython's own handler (installed in the root by signal.signal): marks the signal for
+    // the main interpreter, whose handler (pyl_InterruptHandler) raises KeyboardInterrupt.
+    if (chained_sigint.sa_handler != SIG_DFL && chained_sigint.sa_handler != SIG_IGN) {
+        chained_sigint.sa_handler(sig);
+    }
+    sem_post(&signal_wakeup);
+    errno = saved;
+}
+
+static void on_terminate(int sig) {
+    terminate_signal = sig;
+    sem_post(&signal_wakeup);
+}
+
+int pyl_InstallInterruptHandlers(void) {
+    if (sem_init(&signal_wakeup, 0, 0) != 0) return -1;
+    interrupt_main_thread = pthread_self();
+    struct sigaction action;
+    memset(&action, 0, sizeof action);
+    sigemptyset(&action.sa_mask);
+    action.sa_handler = on_sigint;
+    if (sigaction(SIGINT, &action, &chained_sigint) != 0) return -1;
+    action.sa_handler = on_terminate;
+    if (sigaction(SIGTERM, &action, NULL) != 0 || sigaction(SIGHUP, &action, NULL) != 0) return -1;
+    return 0;
+}
+
+int pyl_WaitForSignal(void) {
+    while (sem_wait(&signal_wakeup) != 0) {
+        if (errno != EINTR) return -1;
+    }
+    return terminate_signal ? (int)terminate_signal : SIGINT;
+}
+
+int pyl_InterruptPending(void) { return interrupt_pending; }
+
+// A pending call (run by the main thread only, in whichever interpreter it is running):
+// raises KeyboardInterrupt there if the interrupt was not delivered yet.
+static int raise_pending_interrupt(void *arg) {
+    (void)arg;
+    if (!interrupt_pending) return 0;
+    interrupt_pending = 0;
+    PyErr_SetNone(PyExc_KeyboardInterrupt);
+    return -1;
+}
+
+int pyl_ScheduleInterrupt(PyInterpreterState *interp) {
+    return _PyEval_AddPendingCall(interp, raise_pending_interrupt, NULL);
+}
+
+// The root's Python-level SIGINT handler (CPython calls it in the main thread of the main
+// interpreter, also inside time.sleep and input): KeyboardInterrupt unless a child loader
+// already raised it.
+static PyObject *interrupt_handler(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    (void)self; (void)args; (void)nargs;
+    if (!interrupt_pending) Py_RETURN_NONE;
+    interrupt_pending = 0;
+    PyErr_SetNone(PyExc_KeyboardInterrupt);
+    return NULL;
+}
+
+static PyMethodDef interrupt_handler_def = {
+    "_pyloader_sigint", (PyCFunction)(void (*)(void))interrupt_handler, METH_FASTCALL,
+    "PyLoader's SIGINT handler in the root: raises KeyboardInterrupt."
+};
+
+PyObject *pyl_MakeInterruptHandler(void) { return PyCFunction_NewEx(&interrupt_handler_def, NULL, NULL); }
 
 // MARK: Runtime start-up
 

@@ -24,6 +24,13 @@ public struct RuntimeOptions: Sendable, Equatable {
     /// It must allow executable mappings (not a `noexec` mount).
     public var extensionCacheFolder: String?
 
+    /// Whether PyLoader handles SIGINT, SIGTERM and SIGHUP as `python3` does: SIGINT raises
+    /// `KeyboardInterrupt` in the code the main thread runs, in whichever loader; SIGTERM and
+    /// SIGHUP remove the extension copies and end the process (see `Interrupts`). Off by
+    /// default: an embedding host's signals stay its own. The `pyloader` command turns it on.
+    /// Start the runtime on the process's main thread when it is on.
+    public var handlesSignals = false
+
     public init(rootPaths: [String] = [], systemSitePackages: Bool = false, writeBytecode: Bool = true) {
         self.rootPaths = rootPaths
         self.systemSitePackages = systemSitePackages
@@ -130,6 +137,7 @@ enum Runtime {
         Loader.registry.add(root)
         try InterpreterSetup.configure(root, systemSitePackages: options.systemSitePackages)
         atexit { Runtime.finalizeAtExit() }
+        if options.handlesSignals { try Interrupts.install(root: root) }
         return root
     }
 

@@ -40,7 +40,9 @@ struct BenchCommand: ParsableCommand {
         let context = BenchContext(plan: plan, folder: folder)
         try BenchFiles.makeDirectory(context.hostFolder)
         try BenchFiles.write("def ping(x):\n    return x\n", to: context.hostFolder + "/hostapi.py")
-        try Loader.configure(RuntimeOptions(rootPaths: [context.hostFolder]))
+        var options = RuntimeOptions(rootPaths: [context.hostFolder])
+        options.handlesSignals = true   // Ctrl-C stops the run (KeyboardInterrupt ends it)
+        try Loader.configure(options)
         let root = try Loader.root
         let machine = try BenchCommand.machine(root: root, mode: plan.name)
         #if DEBUG

@@ -16,7 +16,9 @@ struct DemoCommand: ParsableCommand {
             throw UsageError("cannot find Fixtures/demo/pyloader.toml; run `pyloader demo` from the PyLoader package folder")
         }
         // The demo imports from the package's Fixtures: leave no __pycache__ there.
-        try Loader.configure(RuntimeOptions(writeBytecode: false))
+        var options = RuntimeOptions(writeBytecode: false)
+        options.handlesSignals = true
+        try Loader.configure(options)
         let manifest = try Manifest.load(file: file)
         let made = LoaderTree(manifest: manifest, loaders: try manifest.makeLoaders(), isDefault: false)
         let host = try made.loader(named: "host"), alpha = try made.loader(named: "alpha"), beta = try made.loader(named: "beta")

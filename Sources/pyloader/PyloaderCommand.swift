@@ -21,6 +21,14 @@ struct PyloaderCommand: ParsableCommand {
         // Swift's stdout is block-buffered when piped, Python's is unbuffered:
         // line buffering keeps their output in order.
         setvbuf(stdout, nil, _IOLBF, 0)
+        // Registered before CPython starts, so it runs after CPython's finalization (atexit
+        // handlers run in reverse order): a program ended by an uncaught KeyboardInterrupt
+        // ends the process through SIGINT, as python3 does, so that a shell sees it.
+        atexit {
+            guard PyloaderCommand.endsBySIGINT else { return }
+            signal(SIGINT, SIG_DFL)
+            kill(getpid(), SIGINT)
+        }
         do {
             var command = try parseAsRoot()
             try command.run()
@@ -28,6 +36,9 @@ struct PyloaderCommand: ParsableCommand {
             Glibc.exit(status(for: error))
         }
     }
+
+    /// Set when the program's exit status is the one of an uncaught KeyboardInterrupt.
+    nonisolated(unsafe) static var endsBySIGINT = false
 
     /// Prints what went wrong (nothing for a plain exit status; help on stdout) and
     /// returns the process's exit status: 2 for usage and manifest errors, 1 for

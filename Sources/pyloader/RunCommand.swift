@@ -44,6 +44,8 @@ struct RunCommand: ParsableCommand {
         } else {
             status = try loader.runMain(path: arguments[0], arguments: Array(arguments.dropFirst()))
         }
+        // 130: an uncaught KeyboardInterrupt (Loader.runMain's status for it).
+        if status == 130 { PyloaderCommand.endsBySIGINT = true }
         throw ExitCode(status)
     }
 }

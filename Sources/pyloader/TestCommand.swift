@@ -43,10 +43,18 @@ struct TestCommand: ParsableCommand {
         if !ImportTrace.isEnabled { ImportTrace.logger.logLevel = .error }
         let parent = try tree.makeTree(writeBytecode: false).loader(named: loaderName)
         let session = TestSession(parent: parent, isolation: isolate, showsProgress: isatty(STDOUT_FILENO) != 0)
-        for plan in plans {
-            for module in plan.modules { session.run(module, top: plan.top) }
+        run: for plan in plans {
+            for module in plan.modules {
+                session.run(module, top: plan.top)
+                if session.interrupted { break run }
+            }
         }
         session.printReport()
+        if session.interrupted {
+            // As unittest without --catch: the process ends through SIGINT (status 130).
+            PyloaderCommand.endsBySIGINT = true
+            throw ExitCode(130)
+        }
         if session.failedCount > 0 { throw ExitCode(1) }
     }
 }
@@ -178,6 +186,8 @@ final class TestSession {
     let isolation: TestCommand.Isolation
     let showsProgress: Bool
     private(set) var records: [TestRecord] = []
+    /// Set by a Ctrl-C (KeyboardInterrupt) during a test: the run stops there.
+    private(set) var interrupted = false
     /// References that outlived a fresh loader (`LoaderLeak`), by the test module that made it.
     private(set) var leaks: [(module: String, leak: LoaderLeak)] = []
     private var loadersMade = 0
@@ -208,7 +218,7 @@ final class TestSession {
                 ids = try [String](python: try listing[0])
                 return try [[String]](python: try listing[1])
             }
-            for index in ids.indices {   // empty when the module could not be imported
+            for index in ids.indices where !interrupted {   // empty when the module could not be imported
                 outcomes += inFreshLoader(module: module, top: top) { runner in
                     try [[String]](python: try runner.run_tests(module, index))
                 }
@@ -253,7 +263,13 @@ final class TestSession {
             // target, for one) reach the child's modules, not the parent's.
             outcomes = try loader.withContext { try body(runner) }.map(TestRecord.init)
         } catch {
-            outcomes.append(problem(module, "the test runner failed", error))
+            if (error as? PythonError)?.typeName == "KeyboardInterrupt" {
+                // Ctrl-C: the test that was running is cut short; no more are started.
+                interrupted = true
+                outcomes.append(problem(module, "interrupted (Ctrl-C)", error))
+            } else {
+                outcomes.append(problem(module, "the test runner failed", error))
+            }
         }
         do {
             leaks += try loader.closeReportingLeaks().map { (module, $0) }
@@ -329,6 +345,9 @@ final class TestSession {
             print("References that outlived their test loader (the objects stay alive, their functions no longer work):")
             for (module, leak) in leaks { print("  \(module): \(leak)") }
             print("")
+        }
+        if interrupted {
+            print("Interrupted (Ctrl-C): the run stopped early; the counts below cover what ran.")
         }
         let unit = isolation == .module ? "module" : "test"
         print("Ran \(plural(records.count, "test")) from \(plural(modulesRun, "module")),"

@@ -24,7 +24,9 @@ struct TreeOptions: ParsableArguments {
     ///   validated or built.
     func makeTree(writeBytecode: Bool = TreeOptions.environmentAllowsBytecode) throws -> LoaderTree {
         // Before the first use of Loader.root, which Manifest.load makes.
-        try Loader.configure(RuntimeOptions(writeBytecode: writeBytecode))
+        var options = RuntimeOptions(writeBytecode: writeBytecode)
+        options.handlesSignals = true   // Ctrl-C raises KeyboardInterrupt, as under python3
+        try Loader.configure(options)
         let manifest: Manifest
         if let file = manifestFile {
             manifest = try Manifest.load(file: file)

@@ -220,6 +220,27 @@ void pyl_SetForkHandlers(pyl_ForkCheck check, pyl_ForkHandler prepare, pyl_ForkH
 /// touching any Python object (its calls raise ImportError naming the loader).
 void pyl_DisarmImportHookAfterFork(PyObject *hook);
 
+// MARK: Interrupts (Interrupts.swift)
+
+/// Installs PyLoader's SIGINT, SIGTERM and SIGHUP handlers, chaining SIGINT to the handler
+/// in place (CPython's, installed in the root by signal.signal first). Call on the main
+/// thread. Returns 0, or -1 with errno set.
+int pyl_InstallInterruptHandlers(void);
+
+/// Blocks until a handled signal arrives; returns SIGINT, SIGTERM or SIGHUP (-1 on error).
+int pyl_WaitForSignal(void);
+
+/// Whether a SIGINT has not been turned into a KeyboardInterrupt yet.
+int pyl_InterruptPending(void);
+
+/// Asks `interp` to raise KeyboardInterrupt in the main thread's code the next time that
+/// thread runs Python code there, if the interrupt is still pending then. Returns 0, or -1
+/// when the interpreter's queue is full. PRECONDITION: the GIL is held; `interp` is alive.
+int pyl_ScheduleInterrupt(PyInterpreterState *interp);
+
+/// The root's Python-level SIGINT handler (for signal.signal). Returns a new reference.
+PyObject *pyl_MakeInterruptHandler(void);
+
 // MARK: Runtime start-up
 
 /// Starts CPython with PyLoader's embedding configuration: isolated from the

@@ -254,6 +254,26 @@ enum ExtensionModules {
     static func lockForFork() { lock.lock() }
     static func unlockInParent() { lock.unlock() }
 
+    /// Removes the copy folders (`pyloader-<pid>-XXXXXX`) that processes which no longer
+    /// exist left in `parent`: a process killed by SIGKILL, or that crashed, never removed
+    /// its own. A folder whose process is alive is kept, and so is any folder of another
+    /// user. The cleaners of two processes take turns on `parent/pyloader-cache.lock`.
+    static func removeFoldersOfEndedProcesses(in parent: String) {
+        let lockFile = open(parent + "/pyloader-cache.lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        guard lockFile >= 0 else { return }
+        defer { close(lockFile) }
+        guard flock(lockFile, LOCK_EX) == 0 else { return }
+        defer { flock(lockFile, LOCK_UN) }
+        for name in directoryEntries(parent) where name.hasPrefix("pyloader-") {
+            let parts = name.split(separator: "-")
+            guard parts.count == 3, let pid = pid_t(parts[1]), pid > 0, pid != getpid() else { continue }
+            var info = stat()
+            let path = parent + "/" + name
+            guard lstat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFDIR, info.st_uid == getuid() else { continue }
+            if kill(pid, 0) == -1 && errno == ESRCH { removeTree(path) }
+        }
+    }
+
     /// The per-process cache folder, if one was made (for tests and diagnostics).
     static var cacheFolder: String? { lock.withLock { processFolder } }
 
@@ -344,6 +364,7 @@ enum ExtensionModules {
                 var template = Array("\(parent)/pyloader-\(getpid())-XXXXXX".utf8CString)
                 guard let made = mkdtemp(&template) else { throw failed("cannot make a folder in \(parent)", errno) }
                 processFolder = String(cString: made)
+                removeFoldersOfEndedProcesses(in: parent)
             }
             let folder = "\(processFolder!)/\(loader.name).\(loader.id)"
             guard mkdir(folder, 0o700) == 0 || errno == EEXIST else { throw failed("cannot make \(folder)", errno) }

@@ -1,0 +1,10 @@
+import time
+import unittest
+
+
+class Slow(unittest.TestCase):
+    def test_a(self):
+        time.sleep(0.5)
+
+    def test_b(self):
+        time.sleep(0.5)
