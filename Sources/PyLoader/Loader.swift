@@ -255,6 +255,21 @@ public final class Loader: @unchecked Sendable {
         try withActivated { try MainProgram.run(.module(module), arguments: arguments, in: self) }
     }
 
+    /// Runs the program read from standard input as `__main__`, like `python -`
+    /// (`sys.argv[0]` is `"-"`).
+    public func runMainFromStandardInput(arguments: [String] = []) throws -> Int32 {
+        try withActivated { try MainProgram.run(.standardInput, arguments: arguments, in: self) }
+    }
+
+    /// An interactive prompt in this loader's `__main__`, like `python` on a terminal: line
+    /// editing and history (readline), multi-line input, `exit()`, Ctrl-D; `pyloader` is
+    /// importable. Returns the exit status (`exit(3)` gives 3; Ctrl-D 0).
+    /// - Parameter argv: `sys.argv` for the session; default `[""]`, as python3's prompt has
+    ///   (after a script, pass the script's, as `python -i` keeps it).
+    public func runInteractivePrompt(argv: [String]? = nil) throws -> Int32 {
+        try withActivated { try MainProgram.run(.prompt, arguments: [], argv: argv, in: self) }
+    }
+
     /// The loader that defines `module` when it is imported from this loader, or nil
     /// when no loader can provide it. Does not import anything.
     public func which(_ module: String) throws -> Loader? {

@@ -88,6 +88,66 @@ final class SignalTests: XCTestCase {
         XCTAssertEqual(outcome.status, SIGTERM)
     }
 
+    /// Drives `pyloader ARGS` on a pseudo-terminal (Fixtures/signals/drive_prompt.py).
+    private func prompt(_ lines: [String], _ arguments: [String]) throws -> String {
+        guard let executable = cliExecutable() else { throw XCTSkip("the pyloader executable is not built") }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+        let json = "[" + lines.map { "\"" + $0.replacingOccurrences(of: "\\", with: "\\\\")
+            .replacingOccurrences(of: "\"", with: "\\\"") + "\"" }.joined(separator: ", ") + "]"
+        process.arguments = ["-I", "-S", "\(fixtures)/signals/drive_prompt.py", json, executable] + arguments
+        process.currentDirectoryURL = URL(fileURLWithPath: fixtures + "/..")
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    /// The prompt like python3's, inside a child loader: multi-line input, Ctrl-C (which
+    /// discards the line and prompts again), `pyloader` importable, `exit(3)`.
+    func testTheInteractivePromptRunsInsideTheLoader() throws {
+        let shown = try prompt(["import pyloader, greeting", "for i in range(2):", "    print('line', i)", "",
+                                "print(pyloader.current().name, greeting.__version__)", "^C", "exit(3)"],
+                               ["run", "--manifest", "Fixtures/demo/pyloader.toml", "--in", "alpha"])
+        XCTAssertTrue(shown.contains("PyLoader: loader 'alpha'"), shown)
+        XCTAssertTrue(shown.contains("line 0\nline 1"), shown)
+        XCTAssertTrue(shown.contains("alpha 1.0"), shown)
+        XCTAssertTrue(shown.contains("KeyboardInterrupt"), shown)
+        XCTAssertTrue(shown.hasSuffix("[exit status 3]\n"), shown)
+    }
+
+    /// `-i`: the prompt after the script, in its namespace; Ctrl-D ends it (status 0).
+    func testInspectAfterAScript() throws {
+        let folder = try temporaryFolder()
+        try write(folder + "/x.py", "X = 5\n")
+        let shown = try prompt(["print(X * 2, __import__('sys').argv)", "^D"], ["run", "-i", folder + "/x.py", "arg"])
+        XCTAssertTrue(shown.contains("10 ['\(folder)/x.py', 'arg']"), shown)
+        XCTAssertTrue(shown.hasSuffix("[exit status 0]\n"), shown)
+    }
+
+    /// `pyloader run -` and `pyloader run` with standard input not a terminal read the program from it.
+    func testTheProgramFromStandardInput() throws {
+        guard let executable = cliExecutable() else { throw XCTSkip("the pyloader executable is not built") }
+        for arguments in [["run", "-", "a"], ["run"]] {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: executable)
+            process.arguments = arguments
+            let input = Pipe(), output = Pipe()
+            process.standardInput = input
+            process.standardOutput = output
+            try process.run()
+            input.fileHandleForWriting.write(Data("import sys\nprint(6 * 7, sys.argv)\nsys.exit(4)\n".utf8))
+            try input.fileHandleForWriting.close()
+            let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            process.waitUntilExit()
+            XCTAssertEqual(text, arguments.count == 3 ? "42 ['-', 'a']\n" : "42 ['-']\n", "\(arguments)")
+            XCTAssertEqual(process.terminationStatus, 4, "\(arguments)")
+        }
+    }
+
     /// Library use: the host's signals stay its own (the test process is one such host).
     func testTheLibraryLeavesSignalsAloneByDefault() throws {
         try Loader.configure(RuntimeOptions(writeBytecode: false))
