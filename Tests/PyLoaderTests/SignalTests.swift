@@ -8,6 +8,10 @@ import XCTest
 /// SIGINT at its default action (a launcher resets it: a shell's background jobs start with
 /// it ignored), and sends it SIGINT while it runs.
 final class SignalTests: XCTestCase {
+    override func setUpWithError() throws {
+        try Loader.configure(RuntimeOptions(writeBytecode: false))   // as every test of the suite
+    }
+
     private struct Outcome {
         let reason: Process.TerminationReason
         let status: Int32
@@ -148,9 +152,56 @@ final class SignalTests: XCTestCase {
         }
     }
 
+    /// A process killed by SIGKILL while holding copies of an extension module leaves them on
+    /// disk; the next pyloader process that makes copies removes them, and never the copies
+    /// of a process that is still alive.
+    func testCopiesOfAKilledProcessAreRemovedByTheNextAndLiveOnesAreKept() throws {
+        guard let executable = cliExecutable() else { throw XCTSkip("the pyloader executable is not built") }
+        let folder = try temporaryFolder(), cache = try temporaryFolder()
+        let name = uniqueName("sigcopy").replacingOccurrences(of: "-", with: "_")
+        try write("\(folder)/\(name).c", counterSource)
+        try shell("cc -shared -fPIC $(pkg-config --cflags python3-embed) -DEXT_NAME=\(name)"
+                  + " '\(folder)/\(name).c' -o '\(folder)/\(name)\(extensionSuffix)'")
+        // Two children import the extension: the second gets a copy in the cache folder.
+        let program = "import pyloader, sys, time\n"
+            + "for n in ('a', 'b'):\n    pyloader.root().child(n, paths=[\(pythonLiteral(folder))]).import_module('\(name)')\n"
+            + "print('ready', flush=True)\ntime.sleep(float(sys.argv[1]))\n"
+        func start(_ seconds: String) throws -> (Process, Pipe) {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: executable)
+            process.arguments = ["run", "-c", program, seconds]
+            var environment = ProcessInfo.processInfo.environment
+            environment["PYLOADER_CACHE"] = cache
+            process.environment = environment
+            let output = Pipe()
+            process.standardOutput = output
+            try process.run()
+            _ = output.fileHandleForReading.availableData   // "ready": the copies exist
+            return (process, output)
+        }
+        func copyFolders() -> [String] {
+            ((try? FileManager.default.contentsOfDirectory(atPath: cache)) ?? []).filter { $0.hasPrefix("pyloader-") }.sorted()
+        }
+        let (killed, _) = try start("60")
+        XCTAssertEqual(copyFolders().count, 1)
+        kill(killed.processIdentifier, SIGKILL)
+        killed.waitUntilExit()
+        let left = copyFolders()
+        XCTAssertEqual(left.count, 1, "SIGKILL left the copies behind, as expected")
+        let (alive, _) = try start("60")
+        defer { kill(alive.processIdentifier, SIGKILL); alive.waitUntilExit() }
+        XCTAssertEqual(copyFolders(), copyFolders().filter { !left.contains($0) }, "the killed process's copies are gone")
+        let aliveFolders = copyFolders()
+        XCTAssertEqual(aliveFolders.count, 1)
+        // A third process, alongside, keeps the live one's copies and removes its own at exit.
+        let (third, _) = try start("0")
+        third.waitUntilExit()
+        XCTAssertEqual(third.terminationStatus, 0)
+        XCTAssertEqual(copyFolders(), aliveFolders)
+    }
+
     /// Library use: the host's signals stay its own (the test process is one such host).
     func testTheLibraryLeavesSignalsAloneByDefault() throws {
-        try Loader.configure(RuntimeOptions(writeBytecode: false))
         // None: no Python-level handler (CPython started without its own); the CLI's is
         // PyLoader's `_pyloader_sigint`.
         let handler = try String(python: try Loader.root.eval("repr(__import__('signal').getsignal(2))"))

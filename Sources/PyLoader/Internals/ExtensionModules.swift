@@ -257,9 +257,9 @@ enum ExtensionModules {
     /// Removes the copy folders (`pyloader-<pid>-XXXXXX`) that processes which no longer
     /// exist left in `parent`: a process killed by SIGKILL, or that crashed, never removed
     /// its own. A folder whose process is alive is kept, and so is any folder of another
-    /// user. The cleaners of two processes take turns on `parent/pyloader-cache.lock`.
+    /// user. The cleaners of two processes take turns on `parent/pyloader.lock`.
     static func removeFoldersOfEndedProcesses(in parent: String) {
-        let lockFile = open(parent + "/pyloader-cache.lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        let lockFile = open(parent + "/pyloader.lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
         guard lockFile >= 0 else { return }
         defer { close(lockFile) }
         guard flock(lockFile, LOCK_EX) == 0 else { return }
