@@ -100,10 +100,15 @@ final class CLITests: XCTestCase {
         XCTAssertTrue(result.stderr.contains(Self.demoManifest) && result.stderr.contains("'gamma'"), "\(result)")
     }
 
-    func testMissingProgramIsAUsageErrorWithStatusTwo() throws {
-        let result = try pyloader(["run"])
+    /// No program with standard input not a terminal (here /dev/null) runs what standard
+    /// input holds, as `python3 < /dev/null` does (issue 16); -c with -m is a usage error.
+    func testNoProgramReadsStandardInputAndConflictingProgramsAreAUsageError() throws {
+        let empty = try pyloader(["run"])
+        XCTAssertEqual(empty.status, 0, "\(empty)")
+        XCTAssertEqual(empty.stdout, "", "\(empty)")
+        let result = try pyloader(["run", "-c", "pass", "-m", "json"])
         XCTAssertEqual(result.status, 2, "\(result)")
-        XCTAssertTrue(result.stderr.contains("give a SCRIPT"), "\(result)")
+        XCTAssertTrue(result.stderr.contains("give only one of -c and -m"), "\(result)")
     }
 
     func testHelpGoesToStdoutWithStatusZero() throws {
