@@ -630,12 +630,20 @@ static sem_t signal_wakeup;
 static pthread_t interrupt_main_thread;
 static struct sigaction chained_sigint;
 
+static volatile sig_atomic_t defer_first_interrupt = 0;
+static volatile sig_atomic_t stop_requested = 0;
+
 static void on_sigint(int sig) {
     int saved = errno;
     if (!pthread_equal(pthread_self(), interrupt_main_thread)) {
         // Only the main thread runs Python's signal handlers and pending calls, and only its
         // blocking call (time.sleep, input) must return EINTR: hand the signal to it.
         pthread_kill(interrupt_main_thread, sig);
+        errno = saved;
+        return;
+    }
+    if (defer_first_interrupt && !stop_requested) {
+        stop_requested = 1;   // a graceful stop: the test runner finishes the current test
         errno = saved;
         return;
     }
@@ -675,6 +683,8 @@ int pyl_WaitForSignal(void) {
 }
 
 int pyl_InterruptPending(void) { return interrupt_pending; }
+void pyl_SetDeferFirstInterrupt(int defer) { defer_first_interrupt = defer; }
+int pyl_StopRequested(void) { return stop_requested; }
 
 // A pending call (run by the main thread only, in whichever interpreter it is running):
 // raises KeyboardInterrupt there if the interrupt was not delivered yet.

@@ -62,7 +62,15 @@ struct BenchCommand: ParsableCommand {
             (ChurnBenchmark.figure, ChurnBenchmark.run),
             (CloseAndClassBenchmark.figure, CloseAndClassBenchmark.run),
         ]
+        // Ctrl-C stops the run between figures (a figure takes a few seconds); most of the
+        // time is spent in Swift loops, which a KeyboardInterrupt would not reach.
+        GracefulStop.defersFirstInterrupt = true
         for (name, measure) in figures {
+            if GracefulStop.isRequested {
+                printError("pyloader bench: interrupted (Ctrl-C); no table")
+                PyloaderCommand.endsBySIGINT = true
+                throw ExitCode(130)
+            }
             context.progress(name)
             rows += try measure(context)
         }

@@ -54,6 +54,12 @@ struct PyloaderCommand: ParsableCommand {
         case let usage as UsageError:
             printError("pyloader: " + usage.message)
             return 2
+        case let python as PythonError where python.typeName == "KeyboardInterrupt":
+            // Ctrl-C reached Python code run by the command itself (pyloader bench, say):
+            // stop quietly and end through SIGINT, as python3 does.
+            printError("pyloader: interrupted")
+            endsBySIGINT = true
+            return 130
         case is LoaderError, is PythonError:
             printError("pyloader: \(error)")
             return 1

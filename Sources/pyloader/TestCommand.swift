@@ -43,12 +43,15 @@ struct TestCommand: ParsableCommand {
         if !ImportTrace.isEnabled { ImportTrace.logger.logLevel = .error }
         let parent = try tree.makeTree(writeBytecode: false).loader(named: loaderName)
         let session = TestSession(parent: parent, isolation: isolate, showsProgress: isatty(STDOUT_FILENO) != 0)
+        // The first Ctrl-C stops the run after the current test; a second one at once.
+        GracefulStop.defersFirstInterrupt = true
         run: for plan in plans {
             for module in plan.modules {
                 session.run(module, top: plan.top)
                 if session.interrupted { break run }
             }
         }
+        GracefulStop.defersFirstInterrupt = false
         session.printReport()
         if session.interrupted {
             // As unittest without --catch: the process ends through SIGINT (status 130).
@@ -219,6 +222,7 @@ final class TestSession {
                 return try [[String]](python: try listing[1])
             }
             for index in ids.indices where !interrupted {   // empty when the module could not be imported
+                if GracefulStop.isRequested { interrupted = true; break }
                 outcomes += inFreshLoader(module: module, top: top) { runner in
                     try [[String]](python: try runner.run_tests(module, index))
                 }
@@ -226,6 +230,7 @@ final class TestSession {
         }
         records += outcomes
         modulesRun += 1
+        if GracefulStop.isRequested { interrupted = true }
         if showsProgress {
             print("\(module): \(TestSession.summary(outcomes))")
             for (_, leak) in leaks[leaksBefore...] {

@@ -13,6 +13,7 @@ enum TestRunnerSource {
     static let code = #"""
         import importlib
         import sys
+        from pyloader import _core_stop_requested as _stop_requested
         import traceback
         import unittest
 
@@ -36,8 +37,19 @@ enum TestRunnerSource {
             """Keeps one [id, outcome, description, detail] list per outcome."""
 
             def __init__(self):
+                self._stopped = False
                 super().__init__()
                 self.records = []
+
+            # unittest's suites look at it before each test: a first Ctrl-C under
+            # `pyloader test` asks for a stop, and the run ends after the current test.
+            @property
+            def shouldStop(self):
+                return self._stopped or _stop_requested()
+
+            @shouldStop.setter
+            def shouldStop(self, value):
+                self._stopped = value
 
             def _record(self, test, outcome, detail=""):
                 self.records.append([test.id(), outcome, str(test), detail])

@@ -21,6 +21,11 @@ final class SignalTests: XCTestCase {
 
     /// Starts `pyloader ARGS`, sends `signal` after `delay` seconds, waits (at most 60 s).
     private func run(_ arguments: [String], signal: Int32 = SIGINT, after delay: Double) throws -> Outcome {
+        try run(arguments, signal: signal, signals: [delay])
+    }
+
+    /// The same, sending `signal` at each of the `times` (seconds after the start).
+    private func run(_ arguments: [String], signal: Int32 = SIGINT, signals times: [Double]) throws -> Outcome {
         guard let executable = cliExecutable() else { throw XCTSkip("the pyloader executable is not built") }
         let folder = try temporaryFolder()
         let process = Process()
@@ -35,8 +40,12 @@ final class SignalTests: XCTestCase {
         process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: folder + "/err"))
         process.standardInput = FileHandle.nullDevice
         try process.run()
-        usleep(UInt32(delay * 1_000_000))
-        kill(process.processIdentifier, signal)
+        var elapsed = 0.0
+        for time in times {
+            usleep(UInt32(max(0, time - elapsed) * 1_000_000))
+            elapsed = time
+            kill(process.processIdentifier, signal)
+        }
         let deadline = Date().addingTimeInterval(60)
         while process.isRunning && Date() < deadline { usleep(20_000) }
         if process.isRunning {
@@ -75,14 +84,34 @@ final class SignalTests: XCTestCase {
         }
     }
 
-    /// `pyloader test` stops at Ctrl-C and prints the summary so far, marked interrupted.
-    func testAnInterruptedTestRunPrintsAPartialSummary() throws {
+    /// `pyloader test`: the first Ctrl-C lets the current test finish and stops the run there,
+    /// printing the summary so far, marked interrupted; the process ends through SIGINT.
+    func testAnInterruptedTestRunStopsAfterTheCurrentTestAndPrintsAPartialSummary() throws {
         let outcome = try run(["test", "\(fixtures)/signals/slowsuite"], after: 1.7)
+        XCTAssertEqual(outcome.reason, .uncaughtSignal, outcome.stdout)
+        XCTAssertEqual(outcome.status, SIGINT)
+        XCTAssertTrue(outcome.stdout.contains("Interrupted (Ctrl-C)"), outcome.stdout)
+        let summary = outcome.stdout.split(separator: "\n").last.map(String.init) ?? ""
+        XCTAssertTrue(["2 passed, 0 failed", "3 passed, 0 failed", "4 passed, 0 failed"].contains(summary), summary)
+    }
+
+    /// A second Ctrl-C does not wait: the running test ends with KeyboardInterrupt.
+    func testASecondCtrlCStopsTheTestRunAtOnce() throws {
+        let outcome = try run(["test", "\(fixtures)/signals/slowsuite"], signals: [1.7, 1.8])
         XCTAssertEqual(outcome.reason, .uncaughtSignal, outcome.stdout)
         XCTAssertTrue(outcome.stdout.contains("Interrupted (Ctrl-C)"), outcome.stdout)
         let summary = outcome.stdout.split(separator: "\n").last.map(String.init) ?? ""
-        XCTAssertTrue(summary.hasSuffix("1 failed"), summary)
-        XCTAssertFalse(outcome.stdout.contains("6 passed"), outcome.stdout)
+        XCTAssertTrue(summary.hasSuffix(", 1 failed"), summary)
+        XCTAssertTrue(outcome.stdout.contains("KeyboardInterrupt"), outcome.stdout)
+    }
+
+    /// `pyloader bench` stops at the next figure and ends through SIGINT, printing no table.
+    func testBenchStopsAtCtrlC() throws {
+        let outcome = try run(["bench", "--quick"], after: 2.0)
+        XCTAssertEqual(outcome.reason, .uncaughtSignal, outcome.stderr)
+        XCTAssertEqual(outcome.status, SIGINT)
+        XCTAssertTrue(outcome.stderr.contains("interrupted"), outcome.stderr)
+        XCTAssertFalse(outcome.stdout.contains("Goals:"), outcome.stdout)
     }
 
     /// SIGTERM ends the command at once, through SIGTERM (after removing its copies).

@@ -233,6 +233,10 @@ int pyl_WaitForSignal(void);
 /// Whether a SIGINT has not been turned into a KeyboardInterrupt yet.
 int pyl_InterruptPending(void);
 
+/// While set, the first SIGINT only requests a stop (pyl_StopRequested); later ones interrupt.
+void pyl_SetDeferFirstInterrupt(int defer);
+int pyl_StopRequested(void);
+
 /// Asks `interp` to raise KeyboardInterrupt in the main thread's code the next time that
 /// thread runs Python code there, if the interrupt is still pending then. Returns 0, or -1
 /// when the interpreter's queue is full. PRECONDITION: the GIL is held; `interp` is alive.

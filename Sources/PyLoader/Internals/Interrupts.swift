@@ -21,6 +21,31 @@ import CPyLoader
 ///    - a SIGINT that lands on another thread is handed to the main thread.
 /// 2. **SIGTERM and SIGHUP end the process after cleanup**: the copies of extension modules
 ///    are removed, then the signal is raised again with its default action.
+/// A graceful stop for runners of many units (`pyloader test`): while `defersFirstInterrupt`
+/// is set, the first Ctrl-C does not raise but sets `isRequested`, so that the runner can stop
+/// after the current unit; a second Ctrl-C raises `KeyboardInterrupt` as usual. Only with
+/// `RuntimeOptions.handlesSignals`.
+public enum GracefulStop {
+    /// Whether the first Ctrl-C only requests a stop.
+    public static var defersFirstInterrupt: Bool {
+        get { deferring.withLock { $0 } }
+        set { deferring.withLock { $0 = newValue }; pyl_SetDeferFirstInterrupt(newValue ? 1 : 0) }
+    }
+
+    /// Whether a Ctrl-C asked for a stop since the start.
+    public static var isRequested: Bool { pyl_StopRequested() != 0 }
+
+    private static let deferring = LockedValue(false)
+}
+
+/// A value behind PyLoader's `Lock`.
+final class LockedValue<Value>: @unchecked Sendable {
+    private let lock = Lock()
+    private var value: Value
+    init(_ value: Value) { self.value = value }
+    func withLock<R>(_ body: (inout Value) -> R) -> R { lock.withLock { body(&value) } }
+}
+
 enum Interrupts {
     /// Installs the handlers and starts the watcher thread. PRECONDITION: on the main thread,
     /// right after the runtime started, the GIL not held.

@@ -113,6 +113,9 @@ enum PyloaderModule {
                                          path: try PyloaderModule.string(a[2], "path"),
                                          in: try PyloaderModule.loaderArg(a[0], module)) ?? Py_NewRef(pyl_None())
             } }),
+            ("_core_stop_requested", { module, args in PyloaderModule.adapt(module, args, count: 0) { _ in
+                Py_NewRef(GracefulStop.isRequested ? pyl_True() : pyl_False())
+            } }),
             ("_core_preload_in_root", { module, args in PyloaderModule.adapt(module, args, count: 1) { a in
                 try ExtensionModules.preloadInRoot(try PyloaderModule.string(a[0], "name"))
                 return Py_NewRef(pyl_None())
