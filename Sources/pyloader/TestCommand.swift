@@ -191,6 +191,8 @@ final class TestSession {
     private(set) var records: [TestRecord] = []
     /// Set by a Ctrl-C (KeyboardInterrupt) during a test: the run stops there.
     private(set) var interrupted = false
+    /// Fresh loaders that could not close because threads their tests started kept running.
+    private(set) var leftOpen: [(module: String, reason: String)] = []
     /// References that outlived a fresh loader (`LoaderLeak`), by the test module that made it.
     private(set) var leaks: [(module: String, leak: LoaderLeak)] = []
     private var loadersMade = 0
@@ -277,12 +279,35 @@ final class TestSession {
             }
         }
         do {
-            leaks += try loader.closeReportingLeaks().map { (module, $0) }
+            leaks += try closeWaitingForThreads(loader).map { (module, $0) }
+        } catch LoaderError.busy(_, let reason) where reason.contains("thread") {
+            // Threads the tests left running (a pool never shut down): as python3 would at
+            // exit, the run goes on; the loader stays open until the process ends.
+            leftOpen.append((module, "loader '\(loader.name)' stays open: \(reason)"))
         } catch {
-            // Most likely a thread the tests started is still running.
             outcomes.append(problem(module, "its fresh loader could not be closed", error))
         }
         return outcomes
+    }
+
+    /// How long a fresh loader's close waits for threads its tests left running, daemon
+    /// threads included (pools and executors that shut down in the background).
+    static let threadGrace = 5.0
+
+    /// `close()`, retried while it is refused because of threads the tests started: a
+    /// library's daemon threads (multiprocessing's pool workers' handlers, pebble's pool
+    /// managers) usually end shortly after the test that used them, and a test loader must
+    /// not stay open for them. `Loader.close()` itself never waits for daemon threads.
+    private func closeWaitingForThreads(_ loader: Loader) throws -> [LoaderLeak] {
+        var waited = 0.0
+        while true {
+            do {
+                return try loader.closeReportingLeaks()
+            } catch LoaderError.busy(_, let reason) where reason.contains("thread") && waited < TestSession.threadGrace {
+                usleep(50_000)
+                waited += 0.05
+            }
+        }
     }
 
     /// Top-level modules every fresh test loader takes from its parent. `logging` goes with
@@ -344,6 +369,12 @@ final class TestSession {
             }
         }
         if records.contains(where: \.isFailure) { print("") }
+        if !leftOpen.isEmpty {
+            print("Test loaders left open because threads their tests started were still running"
+                  + " after \(Int(TestSession.threadGrace)) s (they end with the process):")
+            for (module, reason) in leftOpen { print("  \(module): \(reason)") }
+            print("")
+        }
         if !leaks.isEmpty {
             // As Tomcat reports a web application that leaves references behind: each one
             // keeps an object of a closed loader alive in a loader that stays open.
@@ -356,7 +387,8 @@ final class TestSession {
         }
         let unit = isolation == .module ? "module" : "test"
         print("Ran \(plural(records.count, "test")) from \(plural(modulesRun, "module")),"
-              + " each \(unit) in a fresh loader (\(plural(loadersMade, "loader")) made and closed).")
+              + " each \(unit) in a fresh loader (\(plural(loadersMade, "loader")) made, "
+              + (leftOpen.isEmpty ? "all closed)." : "\(leftOpen.count) left open)."))
         print(TestSession.summary(records))
     }
 

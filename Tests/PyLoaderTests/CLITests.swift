@@ -297,6 +297,17 @@ final class CLITests: XCTestCase {
         XCTAssertFalse(clean.stdout.contains("outlived"), "\(clean)")
     }
 
+    /// A test module that leaves a daemon thread running: its loader cannot close (ending an
+    /// interpreter under a running thread aborts CPython), so it stays open after a grace
+    /// period, the report says so, and the counts are the tests' own (as plain unittest).
+    func testALoaderWhoseTestsLeaveAThreadRunningStaysOpenAndIsReported() throws {
+        let result = try pyloader(["test", Self.fixtures + "/testsuite/lingering"])
+        XCTAssertEqual(result.status, 0, "\(result)")
+        XCTAssertEqual(result.stdoutLines.last, "1 passed, 0 failed")
+        XCTAssertTrue(result.stdout.contains("test_daemon: loader 'test-1' stays open: 1 thread(s)"), result.stdout)
+        XCTAssertTrue(result.stdout.contains("(1 loader made, 1 left open)"), result.stdout)
+    }
+
     func testMissingTestPathIsAUsageError() throws {
         let result = try pyloader(["test", folder + "/nothing-here"])
         XCTAssertEqual(result.status, 2, "\(result)")
