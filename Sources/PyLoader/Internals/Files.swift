@@ -8,12 +8,18 @@ func directoryEntries(_ folder: String) -> [String] {
     defer { closedir(directory) }
     var names: [String] = []
     while let entry = readdir(directory) {
-        let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-            String(cString: raw.bindMemory(to: CChar.self).baseAddress!)
-        }
+        let name = direntName(entry)
         if name != "." && name != ".." { names.append(name) }
     }
     return names
+}
+
+/// A directory entry's name, read in place: `entry.pointee` would copy a whole `dirent`,
+/// while readdir packs its entries (`d_reclen`), so the last one in its buffer is shorter
+/// than `dirent` and the copy read past the buffer (found by AddressSanitizer).
+func direntName(_ entry: UnsafeMutablePointer<dirent>) -> String {
+    let offset = MemoryLayout<dirent>.offset(of: \dirent.d_name)!
+    return String(cString: (UnsafeRawPointer(entry) + offset).assumingMemoryBound(to: CChar.self))
 }
 
 /// The top-level module names a standard-library folder holds: also the private ones
