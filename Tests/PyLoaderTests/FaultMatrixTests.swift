@@ -1438,15 +1438,21 @@ final class SubprocessScenarioTests: XCTestCase {
 
     /// A loader made on a thread that then ends, used afterwards by other threads.
     private func creatingThreadEnds() throws {
+        let handedOver = Lock()
         nonisolated(unsafe) var made: Loader?
         for round in 0..<3 {
             let thread = Thread {
-                do { made = try Loader.root.child("made-by-ended-\(round)") } catch { XCTFail("\(error)") }
+                do {
+                    let loader = try Loader.root.child("made-by-ended-\(round)")
+                    handedOver.withLock { made = loader }
+                } catch {
+                    XCTFail("\(error)")
+                }
             }
             thread.start()
             while !thread.isFinished { usleep(10_000) }
             usleep(100_000)   // the thread's pthread-key destructor has run
-            guard let loader = made else { return XCTFail("round \(round): no loader") }
+            guard let loader = handedOver.withLock({ made }) else { return XCTFail("round \(round): no loader") }
             // The loader has no thread state of a live thread left: the next entry makes one.
             XCTAssertEqual(try Int(python: try loader.eval("6 * 7")), 42)
             let other = Thread { _ = try? loader.exec("import json") }
