@@ -1350,10 +1350,11 @@ final class SubprocessScenarioTests: XCTestCase {
         }
     }
 
-    /// FaultMatrixTests.makeCycle's packages, imported from both ends at once.
-    private func twoThreadImportCycle() throws {
+    /// P (child of the root) with package `cyca`, which sleeps 0.5 s and then imports C's
+    /// `cycb` explicitly; its child C with `cycb`, which sleeps 0.5 s and imports `cyca`.
+    private func slowCyclePackages(prefix: String) throws -> (Loader, Loader) {
         let folder = try temporaryFolder()
-        let parentName = uniqueName("cyc-p"), childName = uniqueName("cyc-c")
+        let parentName = uniqueName("\(prefix)-p"), childName = uniqueName("\(prefix)-c")
         for (sub, name, source) in [("p", "cyca", "import pyloader, time\nBEFORE = 1\ntime.sleep(0.5)\n"
                                           + "cycb = pyloader.get('\(childName)').import_module('cycb')\nAFTER = 2\n"),
                                     ("c", "cycb", "import time\ntime.sleep(0.5)\nimport cyca\nSAW_AFTER = getattr(cyca, 'AFTER', 'partial')\n")] {
@@ -1362,7 +1363,12 @@ final class SubprocessScenarioTests: XCTestCase {
             try write("\(folder)/\(sub)/\(name)/__init__.py", source)
         }
         let parent = try Loader.root.child(parentName, paths: [folder + "/p"])
-        let child = try parent.child(childName, paths: [folder + "/c"])
+        return (parent, try parent.child(childName, paths: [folder + "/c"]))
+    }
+
+    /// FaultMatrixTests.makeCycle's packages, imported from both ends at once.
+    private func twoThreadImportCycle() throws {
+        let (parent, child) = try slowCyclePackages(prefix: "cyc")
         let group = DispatchGroup()
         for (loader, module) in [(parent, "cyca"), (child, "cycb")] {
             group.enter()
@@ -1382,17 +1388,7 @@ final class SubprocessScenarioTests: XCTestCase {
     /// P's `cyca` (0.5 s in) imports C's `cycb` explicitly; meanwhile another thread, in the
     /// root under C's context, looks `cycb` up by name, and `cycb` imports `cyca`.
     private func twoThreadContextCycle() throws {
-        let folder = try temporaryFolder()
-        let parentName = uniqueName("ccyc-p"), childName = uniqueName("ccyc-c")
-        for (sub, name, source) in [("p", "cyca", "import pyloader, time\nBEFORE = 1\ntime.sleep(0.5)\n"
-                                          + "cycb = pyloader.get('\(childName)').import_module('cycb')\nAFTER = 2\n"),
-                                    ("c", "cycb", "import time\ntime.sleep(0.5)\nimport cyca\nSAW_AFTER = getattr(cyca, 'AFTER', 'partial')\n")] {
-            try makeFolder("\(folder)/\(sub)")
-            try makeFolder("\(folder)/\(sub)/\(name)")
-            try write("\(folder)/\(sub)/\(name)/__init__.py", source)
-        }
-        let parent = try Loader.root.child(parentName, paths: [folder + "/p"])
-        let child = try parent.child(childName, paths: [folder + "/c"])
+        let (parent, child) = try slowCyclePackages(prefix: "ccyc")
         let group = DispatchGroup()
         group.enter()
         Thread.detachNewThread {
