@@ -684,6 +684,7 @@ int pyl_WaitForSignal(void) {
 
 int pyl_InterruptPending(void) { return interrupt_pending; }
 void pyl_SetDeferFirstInterrupt(int defer) { defer_first_interrupt = defer; }
+int pyl_DefersFirstInterrupt(void) { return defer_first_interrupt; }
 int pyl_StopRequested(void) { return stop_requested; }
 
 // A pending call (run by the main thread only, in whichever interpreter it is running):

@@ -225,8 +225,7 @@ public final class Loader: @unchecked Sendable {
     /// - Returns: The module (for `a.b`, the submodule `a.b`).
     public func importModule(_ name: String) throws -> PythonObject {
         try withActivated {
-            let module = CrossLoaderImports.awaitInitialization(of: name, in: self)
-                ?? Resolver.importInCurrentInterpreter(name)
+            let module = CrossLoaderImports.importWaitingForOthers(name, in: self)
             guard let module else { throw PythonError.fetch(in: self) }
             return PythonObject(newReference: module, loader: self)
         }
@@ -477,7 +476,8 @@ public final class Loader: @unchecked Sendable {
         threadStates.removeAll { $0 === state }
     }
 
-    /// Whether an ending thread may delete `tstate`, its thread state in this loader.
+    /// Keeps `tstate`, an ending thread's thread state in this loader, when it is the
+    /// interpreter's initial one, and says so (the thread must then not delete it).
     /// The rule: a live sub-interpreter's initial thread state is deleted only when the
     /// interpreter ends. (CPython 3.11's `new_threadstate` hands out the preallocated
     /// `interp->_initial_thread` whenever the interpreter has no thread state, and
@@ -485,10 +485,10 @@ public final class Loader: @unchecked Sendable {
     /// used before: deleting the last thread state of a live interpreter made the next
     /// entry into it abort the process.) So the initial one is kept, parked, instead.
     /// PRECONDITION: the GIL is held; `tstate` has been cleared.
-    func mayDeleteOnThreadExit(_ tstate: ThreadStatePointer) -> Bool {
-        guard tstate == initialThreadState, lifecycleHoldingGIL != .closed else { return true }
+    func parksInitialThreadState(_ tstate: ThreadStatePointer) -> Bool {
+        guard tstate == initialThreadState, lifecycleHoldingGIL != .closed else { return false }
         parkedThreadState = tstate
-        return false
+        return true
     }
 
     // MARK: Helpers

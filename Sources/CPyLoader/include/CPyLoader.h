@@ -235,6 +235,7 @@ int pyl_InterruptPending(void);
 
 /// While set, the first SIGINT only requests a stop (pyl_StopRequested); later ones interrupt.
 void pyl_SetDeferFirstInterrupt(int defer);
+int pyl_DefersFirstInterrupt(void);
 int pyl_StopRequested(void);
 
 /// Asks `interp` to raise KeyboardInterrupt in the main thread's code the next time that

@@ -91,7 +91,7 @@ let contextImport: pyl_ContextImport = { target, name in
         guard let name, let text = String(pythonString: name) else { return nil }
         trace(loader, text, "imported in the context loader (a lookup by name)")
         return loader.callMovingException {
-            CrossLoaderImports.awaitInitialization(of: text, in: loader) ?? Resolver.importInCurrentInterpreter(text)
+            CrossLoaderImports.importWaitingForOthers(text, in: loader)
         }
     }
 }

@@ -46,6 +46,14 @@ enum CrossLoaderImports {
         return nil
     }
 
+    /// Imports `name` in `loader` on behalf of another loader (or of Swift): the module
+    /// another thread is initializing there once it is done (or handed over in a cycle, see
+    /// `awaitInitialization`), else `Resolver.importInCurrentInterpreter`. A new reference,
+    /// or nil with an exception set. PRECONDITION: activated in `loader`.
+    static func importWaitingForOthers(_ name: String, in loader: Loader) -> PyObjectPointer? {
+        awaitInitialization(of: name, in: loader) ?? Resolver.importInCurrentInterpreter(name)
+    }
+
     /// `module.__spec__._initializing`, as importlib sets it while the module's code runs.
     private static func isInitializing(_ module: PyObjectPointer) -> Bool {
         guard let spec = PyObject_GetAttrString(module, "__spec__") else { PyErr_Clear(); return false }

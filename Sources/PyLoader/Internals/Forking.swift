@@ -68,10 +68,8 @@ enum Forking {
     /// Touches no Python object (the other interpreters were left behind, and CPython has
     /// not re-initialized its own state yet).
     private static func childStarts() {
-        let root = Loader.registry.forgetAllButRootAfterFork()
-        for loader in root.map({ Loader.registry.lostInFork($0) }) ?? [] {
-            loader.markLostInFork()
-        }
+        let (root, lost) = Loader.registry.forgetAllButRootAfterFork()
+        for loader in lost { loader.markLostInFork() }
         Loader.registry.lock.unlock()
         Runtime.lock.unlock()
         ExtensionModules.forgetAfterFork()

@@ -28,22 +28,12 @@ import CPyLoader
 public enum GracefulStop {
     /// Whether the first Ctrl-C only requests a stop.
     public static var defersFirstInterrupt: Bool {
-        get { deferring.withLock { $0 } }
-        set { deferring.withLock { $0 = newValue }; pyl_SetDeferFirstInterrupt(newValue ? 1 : 0) }
+        get { pyl_DefersFirstInterrupt() != 0 }
+        set { pyl_SetDeferFirstInterrupt(newValue ? 1 : 0) }
     }
 
     /// Whether a Ctrl-C asked for a stop since the start.
     public static var isRequested: Bool { pyl_StopRequested() != 0 }
-
-    private static let deferring = LockedValue(false)
-}
-
-/// A value behind PyLoader's `Lock`.
-final class LockedValue<Value>: @unchecked Sendable {
-    private let lock = Lock()
-    private var value: Value
-    init(_ value: Value) { self.value = value }
-    func withLock<R>(_ body: (inout Value) -> R) -> R { lock.withLock { body(&value) } }
 }
 
 enum Interrupts {

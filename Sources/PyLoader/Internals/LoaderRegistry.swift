@@ -52,24 +52,17 @@ final class LoaderRegistry {
     }
 
     /// In a forked process (Forking.swift), with `lock` already held: drops every loader but
-    /// the root from the tables and returns the root (nil if none is registered).
-    func forgetAllButRootAfterFork() -> Loader? {
+    /// the root from the tables; returns the root (nil if none is registered) and the others.
+    func forgetAllButRootAfterFork() -> (root: Loader?, lost: [Loader]) {
         let root = byID.values.first { $0.parent == nil }
-        lost = byID.values.filter { $0.parent != nil }
+        let lost = byID.values.filter { $0.parent != nil }
         for loader in lost { closedNames[loader.id] = loader.name }
         byName = byName.filter { $0.value.parent == nil }
         byID = byID.filter { $0.value.parent == nil }
         byInterpreter = byInterpreter.filter { $0.value.parent == nil }
         reservedNames.removeAll()
-        return root
+        return (root, lost)
     }
-
-    /// The loaders `forgetAllButRootAfterFork` dropped (consumed by the call).
-    func lostInFork(_ root: Loader) -> [Loader] {
-        defer { lost = [] }
-        return lost
-    }
-    private var lost: [Loader] = []
 
     func closedName(id: Int) -> String? { lock.withLock { closedNames[id] } }
     func loader(named name: String) -> Loader? { lock.withLock { byName[name] } }

@@ -56,7 +56,7 @@ enum PyloaderModule {
                 let loader = try PyloaderModule.loaderArg(a[0], module)
                 let name = try PyloaderModule.string(a[1], "name")
                 return loader.callMovingException {
-                    CrossLoaderImports.awaitInitialization(of: name, in: loader) ?? Resolver.importInCurrentInterpreter(name)
+                    CrossLoaderImports.importWaitingForOthers(name, in: loader)
                 }
             } }),
             ("_core_run_main", { module, args in PyloaderModule.adapt(module, args, count: 3) { a in

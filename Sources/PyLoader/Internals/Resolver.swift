@@ -102,7 +102,7 @@ enum Resolver {
     /// PRECONDITION: `loader`'s thread state is current.
     static func loadDelegated(fullName: String, in loader: Loader, definer: Loader) throws -> PyObjectPointer? {
         let module = definer.callMovingException {
-            CrossLoaderImports.awaitInitialization(of: fullName, in: definer) ?? importInCurrentInterpreter(fullName)
+            CrossLoaderImports.importWaitingForOthers(fullName, in: definer)
         }
         guard let module else {
             addNoteToPendingException("while importing \(pythonLiteral(fullName)) in loader '\(definer.name)',"

@@ -85,7 +85,7 @@ final class ThreadRecord {
             PyThreadState_Swap(tstate)
             PyThreadState_Clear(tstate)
             PyThreadState_Swap(record.carrier)
-            if state.loader.mayDeleteOnThreadExit(tstate) { PyThreadState_Delete(tstate) }
+            if !state.loader.parksInitialThreadState(tstate) { PyThreadState_Delete(tstate) }
             state.tstate = nil
         }
         record.states.removeAll()
