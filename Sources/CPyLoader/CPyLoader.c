@@ -2,8 +2,11 @@
 // See include/CPyLoader.h for what each function is for.
 
 // The hook's fast-path trick writes `PyInterpreterState.import_func`, which only
-// the internal headers declare (CPython 3.11; checked below).
+// the internal headers declare; every field of them used here is behind the
+// version seam below.
 #define Py_BUILD_CORE 1
+#define _GNU_SOURCE 1   // dladdr
+#include <dlfcn.h>
 #include "include/CPyLoader.h"
 #include <internal/pycore_interp.h>
 #include <internal/pycore_runtime.h>
@@ -13,9 +16,66 @@
 #include <errno.h>
 #include <internal/pycore_ceval.h>
 
-#if PY_VERSION_HEX < 0x030B0000 || PY_VERSION_HEX >= 0x030C0000
-#error "PyLoader's import hook is written against CPython 3.11's PyInterpreterState"
+// MARK: CPython versions
+//
+// The one place where CPython's versions differ for the C target (3.11 to 3.14). Each
+// difference names the version and change that caused it; nothing below this block tests
+// PY_VERSION_HEX. The Swift side's seam is Internals/PythonVersion.swift.
+
+#if PY_VERSION_HEX < 0x030B0000
+#error "PyLoader needs CPython 3.11 or newer"
 #endif
+
+// 3.12 (gh-101758, the per-interpreter import state) moved `import_func` and `modules`
+// into `interp->imports`.
+#if PY_VERSION_HEX >= 0x030C0000
+#define PYL_IMPORT_FUNC(interp) ((interp)->imports.import_func)
+#define PYL_INTERP_MODULES(interp) ((interp)->imports.modules)
+#else
+#define PYL_IMPORT_FUNC(interp) ((interp)->import_func)
+#define PYL_INTERP_MODULES(interp) ((interp)->modules)
+#endif
+
+// 3.13 made `PyLong_AsInt` public and removed `_PyLong_AsInt` (gh-108444).
+#if PY_VERSION_HEX >= 0x030D0000
+#define pyl_LongAsInt PyLong_AsInt
+#else
+#define pyl_LongAsInt _PyLong_AsInt
+#endif
+
+// Pending calls of a sub-interpreter: 3.11 runs them on the process's main thread only.
+// 3.12 (gh-104812) runs them on any thread of the interpreter, and its "main thread only"
+// argument (3.13: a flag) queues them for the main interpreter whatever the interpreter
+// given: the caller checks the thread itself (PYL_PENDING_CALLS_ON_ANY_THREAD).
+#if PY_VERSION_HEX >= 0x030C0000
+#define PYL_PENDING_CALLS_ON_ANY_THREAD 1
+static int add_pending_call(PyInterpreterState *interp, int (*func)(void *), void *arg) {
+    return _PyEval_AddPendingCall(interp, func, arg, 0) == 0 ? 0 : -1;
+}
+#else
+#define PYL_PENDING_CALLS_ON_ANY_THREAD 0
+static int add_pending_call(PyInterpreterState *interp, int (*func)(void *), void *arg) {
+    return _PyEval_AddPendingCall(interp, func, arg);
+}
+#endif
+
+// The runtime's list of interpreters at fork(). 3.11 re-initializes its lock only after
+// it has taken it again in the child (gh-112275), so PyLoader holds it across fork();
+// 3.12 re-initializes it first, and 3.13's PyOS_BeforeFork holds it itself (a PyMutex,
+// not recursive: taking it again would deadlock).
+#if PY_VERSION_HEX < 0x030C0000
+#define PYL_HOLD_HEAD_LOCK_ACROSS_FORK 1
+#else
+#define PYL_HOLD_HEAD_LOCK_ACROSS_FORK 0
+#endif
+
+int pyl_PythonVersionHex(void) { return PY_VERSION_HEX; }
+
+const char *pyl_LinkedLibraryPath(void) {
+    Dl_info info;
+    if (dladdr((void *)&Py_GetVersion, &info) == 0) return NULL;
+    return info.dli_fname;
+}
 
 // MARK: Thread record
 
@@ -112,7 +172,7 @@ hook_import(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *k
     }
     int level = 0;
     if (argv[4]) {
-        level = _PyLong_AsInt(argv[4]);
+        level = pyl_LongAsInt(argv[4]);
         if (level == -1 && PyErr_Occurred()) return NULL;
     }
 
@@ -292,7 +352,7 @@ int pyl_InstallImportHook(PyObject *hook) {
     if (PyDict_SetItemString(builtins, "__import__", hook) < 0) return -1;
     // The fast path: an import whose frame uses this interpreter's builtins
     // compares equal and goes straight to PyImport_ImportModuleLevelObject.
-    Py_XSETREF(tstate->interp->import_func, Py_NewRef(hook));
+    Py_XSETREF(PYL_IMPORT_FUNC(tstate->interp), Py_NewRef(hook));
     return 0;
 }
 
@@ -360,7 +420,7 @@ int pyl_WrapBuildClass(PyObject *hook) {
 }
 
 PyObject *pyl_InterpreterModules(PyInterpreterState *interp) {
-    return interp ? interp->modules : NULL;   // 3.11 field; 3.12 moved it to interp->imports.modules
+    return interp ? PYL_INTERP_MODULES(interp) : NULL;
 }
 
 const char *pyl_QualifiedName(PyObject *o) {
@@ -506,7 +566,7 @@ int pyl_UninstallImportHook(PyObject *hook) {
         return -1;
     }
     if (PyDict_SetItemString(tstate->interp->builtins, "__import__", st->original) < 0) return -1;
-    Py_XSETREF(tstate->interp->import_func, Py_NewRef(st->original));
+    Py_XSETREF(PYL_IMPORT_FUNC(tstate->interp), Py_NewRef(st->original));
     return 0;
 }
 
@@ -548,13 +608,179 @@ PyObject *pyl_MakeClosedImportStub(const char *loaderName) {
     return stub;
 }
 
+// MARK: Interpreter creation (version seam)
+
+PyThreadState *pyl_NewInterpreter(int ownGIL, char *error, size_t errorSize) {
+#if PY_VERSION_HEX >= 0x030C0000
+    // 3.12 (PEP 684): Py_NewInterpreter is Py_NewInterpreterFromConfig with the legacy
+    // configuration (the main GIL, the main allocator, single-phase extensions allowed),
+    // which keeps 3.11's behaviour. An own GIL needs its own allocator, and then only
+    // extension modules that declare per-interpreter-GIL support can load; fork() and
+    // daemon threads are refused inside it, as in PEP 734's interpreters.
+    PyInterpreterConfig config = {
+        .use_main_obmalloc = ownGIL ? 0 : 1,
+        .allow_fork = ownGIL ? 0 : 1,
+        .allow_exec = ownGIL ? 0 : 1,
+        .allow_threads = 1,
+        .allow_daemon_threads = ownGIL ? 0 : 1,
+        .check_multi_interp_extensions = ownGIL ? 1 : 0,
+        .gil = ownGIL ? PyInterpreterConfig_OWN_GIL : PyInterpreterConfig_SHARED_GIL,
+    };
+    PyThreadState *tstate = NULL;
+    PyStatus status = Py_NewInterpreterFromConfig(&tstate, &config);
+    if (PyStatus_Exception(status)) {
+        snprintf(error, errorSize, "%s", status.err_msg ? status.err_msg : "Py_NewInterpreterFromConfig failed");
+        return NULL;
+    }
+    return tstate;
+#else
+    if (ownGIL) {
+        snprintf(error, errorSize, "CPython %d.%d has one GIL for the whole process", PY_MAJOR_VERSION, PY_MINOR_VERSION);
+        return NULL;
+    }
+    PyThreadState *tstate = Py_NewInterpreter();
+    if (!tstate) snprintf(error, errorSize, "Py_NewInterpreter failed");
+    return tstate;
+#endif
+}
+
+// MARK: Objects shared between interpreters of one GIL (3.12+)
+//
+// 3.11 kept one dictionary per static type and one counter of type versions for the whole
+// process, so an object could be used from any interpreter. 3.12 moved both into each
+// interpreter (gh-105227: the dictionaries of static builtin types; gh-104600 and PEP 684:
+// the counter of heap-type versions), which the specializing interpreter then trusts:
+//   - an attribute cache of a function specialized on `list.append` in one interpreter holds
+//     that interpreter's descriptor, borrowed; run by another (a parent's function called
+//     from a child), after the first ended, it read freed memory;
+//   - two classes of two interpreters could get the same version number, and a function
+//     that saw both (a host's API handed objects of two plugins) read attributes of one at
+//     the offsets of the other.
+// A loader that shares its parent's GIL therefore shares the root's static-type dictionaries
+// and draws its type versions from a range no other live loader uses. Own-GIL loaders share
+// no object, so they need neither.
+
+#if PY_VERSION_HEX >= 0x030C0000
+// Versions below 2^31 are the root's (it starts at 2^17 and would need two billion
+// classes or class changes to get there); the rest is cut into ranges, one per loader.
+#define PYL_VERSION_RANGE_START 0x80000000u
+#define PYL_VERSION_RANGE_SIZE 0x20000u      // 131072 class versions per loader
+#define PYL_VERSION_RANGES ((unsigned int)(0x80000000u / PYL_VERSION_RANGE_SIZE))
+
+// Forgets the version of every heap class made in `interp` below `limit`: the next use
+// takes a new one from the interpreter's range.
+static int renumber_classes(PyObject *type, unsigned int limit, PyObject *seen) {
+    // type.__subclasses__(type): `type` itself is one of object's subclasses, and its own
+    // attribute would be the unbound method.
+    PyObject *subclasses = PyObject_CallMethod((PyObject *)&PyType_Type, "__subclasses__", "O", type);
+    if (!subclasses) return -1;
+    int result = 0;
+    for (Py_ssize_t i = 0; result == 0 && i < PyList_GET_SIZE(subclasses); i++) {
+        PyObject *sub = PyList_GET_ITEM(subclasses, i);
+        PyObject *key = PyLong_FromVoidPtr(sub);
+        int known = key ? PySet_Contains(seen, key) : -1;
+        if (known == 0) known = PySet_Add(seen, key);
+        Py_XDECREF(key);
+        if (known < 0) { result = -1; break; }
+        if (known == 1) continue;
+        PyTypeObject *cls = (PyTypeObject *)sub;
+        if (PyType_HasFeature(cls, Py_TPFLAGS_HEAPTYPE) && cls->tp_version_tag != 0
+            && cls->tp_version_tag < limit) {
+            PyType_Modified(cls);
+        }
+        result = renumber_classes(sub, limit, seen);
+    }
+    Py_DECREF(subclasses);
+    return result;
+}
+#endif
+
+int pyl_GiveTypeVersionRange(PyInterpreterState *interp, unsigned int loaderNumber) {
+#if PY_VERSION_HEX >= 0x030C0000
+    unsigned int start = PYL_VERSION_RANGE_START + (loaderNumber % PYL_VERSION_RANGES) * PYL_VERSION_RANGE_SIZE;
+    interp->types.next_version_tag = start;
+    // The classes the interpreter made while it started took numbers of the root's range.
+    PyObject *seen = PySet_New(NULL);
+    if (!seen) return -1;
+    int result = renumber_classes((PyObject *)&PyBaseObject_Type, start, seen);
+    Py_DECREF(seen);
+    return result;
+#else
+    (void)interp; (void)loaderNumber;
+    return 0;
+#endif
+}
+
+#if PY_VERSION_HEX >= 0x030D0000
+#define PYL_STATIC_BUILTIN_COUNT(interp) ((interp)->types.builtins.num_initialized)
+#define PYL_STATIC_BUILTIN_STATE(interp, i) (&(interp)->types.builtins.initialized[i])
+#elif PY_VERSION_HEX >= 0x030C0000
+// 3.12's layout (`static_builtin_state`), from its headers; no 3.12 is built here.
+#define PYL_STATIC_BUILTIN_COUNT(interp) ((interp)->types.num_builtins_initialized)
+#define PYL_STATIC_BUILTIN_STATE(interp, i) (&(interp)->types.builtins[i])
+#endif
+
+/// The dictionaries an interpreter had before it took the root's: its own code may have
+/// cached their contents (borrowed) while it started, so they live until it has ended.
+typedef struct { Py_ssize_t count; PyObject *dicts[]; } ReplacedDictionaries;
+
+void *pyl_ShareStaticTypeDictionaries(PyInterpreterState *interp, PyInterpreterState *root) {
+#if PY_VERSION_HEX >= 0x030C0000
+    size_t capacity = PYL_STATIC_BUILTIN_COUNT(interp);
+#if PY_VERSION_HEX >= 0x030D0000
+    // 3.13 gave extension modules static types with per-interpreter dictionaries too
+    // (only `_datetime` uses them; see PythonVersion.modulesEveryInterpreterImports).
+    capacity += _Py_MAX_MANAGED_STATIC_EXT_TYPES;
+#endif
+    ReplacedDictionaries *replaced = PyMem_RawCalloc(1, sizeof(ReplacedDictionaries) + capacity * sizeof(PyObject *));
+    if (!replaced) return NULL;
+    for (size_t i = 0; i < PYL_STATIC_BUILTIN_COUNT(interp) && i < PYL_STATIC_BUILTIN_COUNT(root); i++) {
+        __typeof__(PYL_STATIC_BUILTIN_STATE(interp, i)) own = PYL_STATIC_BUILTIN_STATE(interp, i);
+        __typeof__(own) roots = PYL_STATIC_BUILTIN_STATE(root, i);
+        if (own->type != roots->type || !own->tp_dict || !roots->tp_dict || own->tp_dict == roots->tp_dict) continue;
+        replaced->dicts[replaced->count++] = own->tp_dict;
+        own->tp_dict = Py_NewRef(roots->tp_dict);
+    }
+#if PY_VERSION_HEX >= 0x030D0000
+    for (size_t i = 0; i < _Py_MAX_MANAGED_STATIC_EXT_TYPES; i++) {
+        managed_static_type_state *own = &interp->types.for_extensions.initialized[i];
+        managed_static_type_state *roots = &root->types.for_extensions.initialized[i];
+        if (!own->type || own->type != roots->type || !own->tp_dict || !roots->tp_dict
+            || own->tp_dict == roots->tp_dict) continue;
+        replaced->dicts[replaced->count++] = own->tp_dict;
+        own->tp_dict = Py_NewRef(roots->tp_dict);
+    }
+#endif
+    // Cached lookups keyed by type version: start over with the shared dictionaries.
+    PyType_ClearCache();
+    return replaced;
+#else
+    (void)interp; (void)root;
+    static ReplacedDictionaries none = {0};
+    return &none;
+#endif
+}
+
+void pyl_ReleaseReplacedDictionaries(void *holder) {
+#if PY_VERSION_HEX >= 0x030C0000
+    ReplacedDictionaries *replaced = holder;
+    if (!replaced) return;
+    for (Py_ssize_t i = 0; i < replaced->count; i++) Py_DECREF(replaced->dicts[i]);
+    PyMem_RawFree(replaced);
+#else
+    (void)holder;
+#endif
+}
+
 // MARK: fork()
 //
 // The rules are in Forking.swift; this is the part that must run inside fork() itself.
 
 static pyl_ForkCheck fork_check = NULL;
 static pyl_ForkHandler fork_prepare = NULL, fork_parent = NULL, fork_child = NULL;
+#if PYL_HOLD_HEAD_LOCK_ACROSS_FORK
 static int head_lock_taken = 0;
+#endif
 
 // Audit events are raised for every open(), import, exec...: compare cheaply first.
 static int fork_audit_hook(const char *event, PyObject *args, void *data) {
@@ -566,6 +792,7 @@ static int fork_audit_hook(const char *event, PyObject *args, void *data) {
 
 static void atfork_prepare(void) {
     if (fork_prepare) fork_prepare();
+#if PYL_HOLD_HEAD_LOCK_ACROSS_FORK
     // CPython 3.11.2's PyOS_AfterFork_Child takes HEAD_LOCK (in _PyThreadState_DeleteExcept)
     // before it re-initializes that lock (gh-112275): a fork while another thread held it
     // (PyThreadState_New, which PyLoader calls without the GIL) left the child waiting forever.
@@ -573,31 +800,43 @@ static void atfork_prepare(void) {
         PyThread_acquire_lock(_PyRuntime.interpreters.mutex, WAIT_LOCK);
         head_lock_taken = 1;
     }
+#endif
 }
 
 static void atfork_parent(void) {
+#if PYL_HOLD_HEAD_LOCK_ACROSS_FORK
     if (head_lock_taken) {
         head_lock_taken = 0;
         PyThread_release_lock(_PyRuntime.interpreters.mutex);
     }
+#endif
     if (fork_parent) fork_parent();
 }
 
+// CPython's _PyInterpreterState_DeleteExceptMain (3.11 to 3.13) clears each sub-interpreter
+// while holding HEAD_LOCK, and PyInterpreterState_Clear takes HEAD_LOCK again: the forked
+// process deadlocked as soon as any sub-interpreter existed (gh-84139). The forked process
+// keeps only the main interpreter: unlinking the others here leaves their memory to the copy
+// of the address space, untouched (nothing of theirs can run). The child has one thread, so
+// the list may be written without its lock (3.12+ re-initialize the lock afterwards).
+static void unlink_sub_interpreters(void) {
+    PyInterpreterState *main_interp = _PyRuntime.interpreters.main;
+    if (main_interp) {
+        _PyRuntime.interpreters.head = main_interp;
+        main_interp->next = NULL;
+    }
+}
+
 static void atfork_child(void) {
+#if PYL_HOLD_HEAD_LOCK_ACROSS_FORK
     if (head_lock_taken) {
         head_lock_taken = 0;
-        // CPython 3.11's _PyInterpreterState_DeleteExceptMain clears each sub-interpreter
-        // while holding HEAD_LOCK, and PyInterpreterState_Clear takes HEAD_LOCK again: the
-        // forked process deadlocked as soon as any sub-interpreter existed (gh-84139). The
-        // forked process keeps only the main interpreter: unlinking the others here leaves
-        // their memory to the copy of the address space, untouched (nothing of theirs can run).
-        PyInterpreterState *main_interp = _PyRuntime.interpreters.main;
-        if (main_interp) {
-            _PyRuntime.interpreters.head = main_interp;
-            main_interp->next = NULL;
-        }
+        unlink_sub_interpreters();
         PyThread_release_lock(_PyRuntime.interpreters.mutex);
     }
+#else
+    if (_PyRuntime.initialized) unlink_sub_interpreters();
+#endif
     if (fork_child) fork_child();
 }
 
@@ -690,15 +929,24 @@ int pyl_StopRequested(void) { return stop_requested; }
 // A pending call (run by the main thread only, in whichever interpreter it is running):
 // raises KeyboardInterrupt there if the interrupt was not delivered yet.
 static int raise_pending_interrupt(void *arg) {
-    (void)arg;
     if (!interrupt_pending) return 0;
+#if PYL_PENDING_CALLS_ON_ANY_THREAD
+    if (!pthread_equal(pthread_self(), interrupt_main_thread)) {
+        // Another thread of the interpreter ran it: KeyboardInterrupt is the main thread's.
+        PyThreadState *tstate = _PyThreadState_UncheckedGet();
+        if (tstate) add_pending_call(tstate->interp, raise_pending_interrupt, arg);
+        return 0;
+    }
+#else
+    (void)arg;
+#endif
     interrupt_pending = 0;
     PyErr_SetNone(PyExc_KeyboardInterrupt);
     return -1;
 }
 
 int pyl_ScheduleInterrupt(PyInterpreterState *interp) {
-    return _PyEval_AddPendingCall(interp, raise_pending_interrupt, NULL);
+    return add_pending_call(interp, raise_pending_interrupt, NULL);
 }
 
 // The root's Python-level SIGINT handler (CPython calls it in the main thread of the main

@@ -33,6 +33,10 @@ public final class Loader: @unchecked Sendable {
     /// What happens when this loader imports an extension module whose file another
     /// interpreter of the process has already loaded.
     public let extensions: ExtensionPolicy
+    /// Whether the loader shares the tree's GIL or has one of its own (`GIL.own`, 3.12+).
+    public let gil: GIL
+    /// `gil == .own`, read on every activation.
+    let ownsGIL: Bool
 
     let id: Int
     let interpreter: InterpreterPointer
@@ -61,11 +65,17 @@ public final class Loader: @unchecked Sendable {
     var builtinsDictionary: PyObjectPointer?
     /// Top-level names this loader took from another loader, and from which.
     var delegatedNames: [String: Loader] = [:]
+    /// The static-type dictionaries the interpreter had before it took the root's
+    /// (3.12+, see `pyl_ShareStaticTypeDictionaries`), released once it has ended.
+    var replacedTypeDictionaries: UnsafeMutableRawPointer?
 
     // Written with the GIL and the registry lock held; read under either.
     private var _children: [Loader] = []
     fileprivate var _paths: [String]
     fileprivate var _lifecycle = Lifecycle.open
+    /// Own-GIL loaders: threads inside the loader or on their way in (OwnGIL.swift).
+    /// Guarded by the registry lock.
+    var ownGILEntries = 0
 
     /// The lifecycle read without the lock. PRECONDITION: the GIL is held (every
     /// write holds it too), so this is exact — and it is on every activation's path.
@@ -81,12 +91,15 @@ public final class Loader: @unchecked Sendable {
         self.shared = []
         self.local = []
         self.extensions = .copy
+        self.gil = .shared
+        self.ownsGIL = false
         self.id = Loader.registry.makeID()
         self.interpreter = interpreter
     }
 
-    private init(name: String, parent: Loader, interpreter: InterpreterPointer, paths: [String],
-                 delegation: Delegation, shared: [String], local: [String], extensions: ExtensionPolicy) {
+    init(name: String, parent: Loader, interpreter: InterpreterPointer, paths: [String],
+                 delegation: Delegation, shared: [String], local: [String], extensions: ExtensionPolicy,
+                 gil: GIL = .shared) {
         self.name = name
         self.parent = parent
         self._paths = paths
@@ -94,6 +107,8 @@ public final class Loader: @unchecked Sendable {
         self.shared = shared
         self.local = local
         self.extensions = extensions
+        self.gil = gil
+        self.ownsGIL = gil == .own
         self.id = Loader.registry.makeID()
         self.interpreter = interpreter
     }
@@ -149,11 +164,14 @@ public final class Loader: @unchecked Sendable {
     ///   - local: Top-level names never taken from the parent.
     ///   - extensions: What to do when the loader imports an extension module whose file
     ///     another interpreter already loaded (see `ExtensionPolicy`).
-    /// - Throws: `LoaderError` for a bad name, path or list, or a closed parent;
-    ///   `PythonError` when the new interpreter cannot be set up.
+    ///   - gil: `.own` gives the loader a GIL of its own (CPython 3.12+): it runs Python in
+    ///     parallel with the other loaders, takes nothing from its parent, and exchanges
+    ///     values with the rest of the process by copy (see `GIL.own`; OwnGIL.swift).
+    /// - Throws: `LoaderError` for a bad name, path or list, a closed parent, or `.own` where
+    ///   it cannot be had; `PythonError` when the new interpreter cannot be set up.
     public func child(_ name: String, paths: [String] = [], delegation: Delegation = .parentFirst,
                       shared: [String] = [], local: [String] = [],
-                      extensions: ExtensionPolicy = .copy) throws -> Loader {
+                      extensions: ExtensionPolicy = .copy, gil: GIL = .shared) throws -> Loader {
         try Loader.validateName(name)
         let folders = try paths.map(validatedFolder)
         try Loader.validateModuleNames(shared, key: "shared")
@@ -161,15 +179,27 @@ public final class Loader: @unchecked Sendable {
         if let both = shared.first(where: local.contains) {
             throw LoaderError.invalidArgument("'\(both)' cannot be both shared and local")
         }
+        if ownsGIL {
+            throw LoaderError.invalidArgument("loader '\(self.name)' has its own GIL, so it cannot have children:"
+                                              + " they would delegate to it across GILs")
+        }
+        if gil == .own {
+            try OwnGIL.validate(name: name, shared: shared)
+        }
         try Loader.registry.reserve(name)
         defer { Loader.registry.unreserve(name) }
+        if gil == .own {
+            return try OwnGIL.makeChild(of: self, name: name, paths: folders, delegation: delegation, local: local,
+                                        extensions: extensions)
+        }
         return try withActivated {
             let thread = ThreadRecord.current
             let previous = pyl_CurrentThreadState()
-            guard let tstate = Py_NewInterpreter() else {
+            var error = [CChar](repeating: 0, count: 256)
+            guard let tstate = pyl_NewInterpreter(0, &error, error.count) else {
                 PyThreadState_Swap(previous)
                 if PyErr_Occurred() != nil { PyErr_Clear() }
-                throw LoaderError.runtime("Py_NewInterpreter failed for '\(name)'")
+                throw LoaderError.runtime("could not make the interpreter of '\(name)': \(String(cString: error))")
             }
             defer { PyThreadState_Swap(previous) }
             // Py_NewInterpreter returns with the new thread state current: it becomes
@@ -184,7 +214,9 @@ public final class Loader: @unchecked Sendable {
             do {
                 state.depth += 1
                 defer { state.depth -= 1 }
-                try InterpreterSetup.configure(loader, systemSitePackages: false)
+                try InterpreterSetup.shareObjectsWithOtherInterpreters(loader) {
+                    try InterpreterSetup.configure(loader, systemSitePackages: false)
+                }
             } catch {
                 loader.endInterpreter(current: state)
                 throw error
@@ -300,6 +332,7 @@ public final class Loader: @unchecked Sendable {
     /// its descendants. Empty in the normal case.
     public func closeReportingLeaks() throws -> [LoaderLeak] {
         guard parent != nil else { throw LoaderError.cannotCloseRoot }
+        if ownsGIL { return try OwnGIL.close(self) }
         let root = try Loader.root
         return try root.withActivated {
             try closeHoldingGIL(thread: ThreadRecord.current)
@@ -436,6 +469,8 @@ public final class Loader: @unchecked Sendable {
         Resolver.forget(self)
         Py_EndInterpreter(state.tstate)
         PyThreadState_Swap(state.thread.carrier)   // no thread state is current after Py_EndInterpreter
+        pyl_ReleaseReplacedDictionaries(replacedTypeDictionaries)
+        replacedTypeDictionaries = nil
         if let builtins {
             if let stub = pyl_MakeClosedImportStub(name) {
                 if PyDict_SetItemString(builtins, "__import__", stub) != 0 { PyErr_Clear() }
@@ -450,6 +485,41 @@ public final class Loader: @unchecked Sendable {
         state.tstate = nil
         state.thread.states[id] = nil
         threadStates.removeAll()
+        markClosed()
+    }
+
+    // MARK: Own-GIL bookkeeping (OwnGIL.swift, rule 3)
+
+    /// Counts the calling thread in when the loader is open; false otherwise.
+    func countEntry() -> Bool {
+        Loader.registry.lock.withLock {
+            guard _lifecycle == .open else { return false }
+            ownGILEntries += 1
+            return true
+        }
+    }
+
+    func uncountEntry() {
+        Loader.registry.lock.withLock { ownGILEntries -= 1 }
+    }
+
+    /// Marks the loader closing when the caller is the one thread counted in and no other
+    /// runs code in it; otherwise returns why not.
+    func beginClosingOwnGIL(otherThreadsRunning: Bool) -> String? {
+        Loader.registry.lock.withLock {
+            if otherThreadsRunning || ownGILEntries > 1 { return "code is running in '\(name)' on another thread" }
+            _lifecycle = .closing
+            return nil
+        }
+    }
+
+    /// Adds a new child to `children`.
+    func adopt(_ child: Loader) {
+        Loader.registry.lock.withLock { _children.append(child) }
+    }
+
+    /// The end of every close: out of the registry and the parent's children, closed.
+    func markClosed() {
         Loader.registry.remove(self)
         Loader.registry.lock.withLock {
             _lifecycle = .closed

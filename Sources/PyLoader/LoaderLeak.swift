@@ -49,7 +49,7 @@ enum LeakScan {
         guard !byBuiltins.isEmpty else { return [] }
         let closingIDs = Set(closing.map(\.id))
         var leaks: [LoaderLeak] = []
-        for survivor in Loader.registry.all where survivor.lifecycleHoldingGIL == .open && !closingIDs.contains(survivor.id) {
+        for survivor in Loader.registry.sharingGIL where survivor.lifecycleHoldingGIL == .open && !closingIDs.contains(survivor.id) {
             guard let own = survivor.builtinsDictionary, let modules = pyl_InterpreterModules(survivor.interpreter) else { continue }
             var position = 0
             var key: PyObjectPointer?, value: PyObjectPointer?

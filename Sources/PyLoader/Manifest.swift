@@ -51,10 +51,12 @@ public struct Manifest: Equatable, Sendable {
         public var local: [String]
         /// What to do with an extension module already loaded elsewhere; `.copy` by default.
         public var extensions: ExtensionPolicy
+        /// The loader's GIL: the tree's (`.shared`, the default) or its own (`.own`, 3.12+).
+        public var gil: GIL
 
         public init(name: String, parent: String = "root", paths: [String] = [],
                     delegation: Delegation = .parentFirst, shared: [String] = [], local: [String] = [],
-                    extensions: ExtensionPolicy = .copy) {
+                    extensions: ExtensionPolicy = .copy, gil: GIL = .shared) {
             self.name = name
             self.parent = parent
             self.paths = paths
@@ -62,6 +64,7 @@ public struct Manifest: Equatable, Sendable {
             self.shared = shared
             self.local = local
             self.extensions = extensions
+            self.gil = gil
         }
     }
 
@@ -161,7 +164,7 @@ public struct Manifest: Equatable, Sendable {
 private enum Keys {
     static let topLevel = ["root", "loaders"]
     static let root = ["paths", "system_site_packages"]
-    static let loader = ["parent", "paths", "delegation", "shared", "local", "extensions"]
+    static let loader = ["parent", "paths", "delegation", "shared", "local", "extensions", "gil"]
 }
 
 /// Checks a document against the manifest rules, throwing at the first problem.
@@ -293,6 +296,8 @@ private struct Validator {
                 try checkDisjoint(local, shared, loader: name, key: key)
             case "extensions":
                 spec.extensions = try choice(value, loader: name, key: key)
+            case "gil":
+                spec.gil = try choice(value, loader: name, key: key)
             default:
                 throw unknownKey(key, loader: name, valid: Keys.loader)
             }

@@ -78,7 +78,8 @@ extension Manifest {
                     throw LoaderError.invalidArgument("parent '\(spec.parent)' was not created first")
                 }
                 let loader = try parent.child(spec.name, paths: spec.paths, delegation: spec.delegation,
-                                              shared: spec.shared, local: spec.local, extensions: spec.extensions)
+                                              shared: spec.shared, local: spec.local, extensions: spec.extensions,
+                                              gil: spec.gil)
                 made[spec.name] = loader
                 order.append(loader)
             } catch {

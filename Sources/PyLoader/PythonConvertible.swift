@@ -22,8 +22,13 @@ public struct PythonNone: PythonConvertible, Sendable {
 
 extension PythonObject: PythonConvertible {
     public func makePythonReference() throws -> PyObjectPointer {
-        // Objects of a live interpreter may be used from another (3.11, shared GIL).
+        // Objects of a live interpreter may be used from another of the same GIL; across
+        // GILs (an own-GIL loader on either side) the value is copied (OwnGIL.swift).
         guard let pointer else { throw LoaderError.closed(loader: loader.name) }
+        if loader.ownsGIL || ThreadRecord.current.ownGILDepth > 0,
+           pyl_CurrentThreadState()?.pointee.interp != loader.interpreter {
+            return try OwnGIL.copy(pointer, from: loader)
+        }
         return Py_NewRef(pointer)
     }
 }

@@ -15,9 +15,11 @@ public struct RuntimeOptions: Sendable, Equatable {
     public var systemSitePackages = false
     /// Whether imports write `__pycache__` folders (CPython's default: yes).
     public var writeBytecode = true
-    /// The Python executable whose standard library the runtime uses; it must be the
-    /// build that matches the linked `libpython3.11` (Debian's `/usr/bin/python3`).
-    public var pythonExecutable = "/usr/bin/python3"
+    /// The Python executable of the linked libpython: `sys.executable`, which
+    /// `multiprocessing` and `subprocess.run([sys.executable, ...])` start. By default the
+    /// `bin/python3.X` of the installation the linked `libpython3.X` belongs to (Debian's
+    /// `/usr/bin/python3.11`, or `.python/3.13/bin/python3.13` of `Scripts/build-python`).
+    public var pythonExecutable = PythonVersion.executableOfLinkedLibrary
     /// The folder in which PyLoader makes this process's folder of private copies of
     /// extension modules (`pyloader-<pid>-XXXXXX`, removed at exit; see
     /// `ExtensionPolicy.copy`). nil: `$PYLOADER_CACHE`, else `$TMPDIR`, else `/tmp`.

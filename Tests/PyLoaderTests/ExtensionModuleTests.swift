@@ -10,12 +10,15 @@ import XCTest
 /// files and the root's `sys.modules` are process-wide.
 final class ExtensionModuleTests: ExtensionTestCase {
     func testTwoLiveLoadersEachGetTheirOwnExtensionState() throws {
-        let (name, folder) = try build(counterSource)
+        // CPython 3.13 runs the init in the main interpreter first: a module that remembers
+        // its first interpreter refuses every child there, copy or not (tested below).
+        let (name, folder) = try build(counterSource, defines: PythonVersion.singlePhaseInitRunsInMainInterpreterFirst
+                                       ? [] : ["REMEMBER_FIRST_INTERPRETER"])
         let a = try makeLoader("ext-a", paths: [folder])
         let b = try makeLoader("ext-b", paths: [folder])
         XCTAssertEqual(try value(a, "__import__('\(name)').bump()", as: Int.self), 1)
         XCTAssertEqual(try value(a, "__import__('\(name)').bump()", as: Int.self), 2)
-        // Without a copy, PyInit would refuse the second interpreter, as PyO3 does.
+        // Without a copy, PyInit would refuse the second interpreter, as PyO3 does (3.11).
         XCTAssertEqual(try value(b, "__import__('\(name)').bump()", as: Int.self), 1)
         XCTAssertEqual(try value(a, "__import__('\(name)').bump()", as: Int.self), 3)
         XCTAssertNotEqual(try value(a, "__import__('\(name)').state_address()", as: Int.self),
@@ -161,9 +164,21 @@ final class ExtensionModuleTests: ExtensionTestCase {
     }
 
     func testSharePolicyGetsTheExtensionsOwnImportError() throws {
-        let (name, folder) = try build(counterSource)
-        let a = try makeLoader("ext-a", paths: [folder])
+        let (name, folder) = try build(counterSource, defines: ["REMEMBER_FIRST_INTERPRETER"])
         let sharing = try makeLoader("ext-share", paths: [folder], extensions: .share)
+        if PythonVersion.singlePhaseInitRunsInMainInterpreterFirst {
+            // 3.13 refuses such a module in every child (tested above); loaded by the root,
+            // CPython hands the module it made to a child that loads the same file, without
+            // asking the module again: shared C state, no error.
+            let root = try Loader.root
+            try root.exec("import sys\nsys.path.append(\(pythonLiteral(folder)))")
+            defer { try? root.exec("import sys\nsys.path.remove(\(pythonLiteral(folder)))") }
+            XCTAssertEqual(try value(root, "__import__('\(name)').bump()", as: Int.self), 1)
+            XCTAssertEqual(try value(sharing, "__import__('\(name)').bump()", as: Int.self), 2)
+            XCTAssertNil(ExtensionModules.copy(of: extensionPath(name, in: folder), in: sharing))
+            return
+        }
+        let a = try makeLoader("ext-a", paths: [folder])
         _ = try a.importModule(name)
         XCTAssertThrowsError(try sharing.importModule(name)) { error in
             let error = error as? PythonError
@@ -246,6 +261,21 @@ final class ExtensionModuleTests: ExtensionTestCase {
         XCTAssertTrue(try value(root, "'\(name)' in __import__('sys').modules", as: Bool.self))
     }
 
+    func testModuleThatRemembersItsFirstInterpreterLoadsInAChildOnlyWhereCPythonLetsIt() throws {
+        let (name, folder) = try build(counterSource, defines: ["REMEMBER_FIRST_INTERPRETER"])
+        let plugin = try makeLoader("ext-pyo3", paths: [folder])
+        if PythonVersion.singlePhaseInitRunsInMainInterpreterFirst {
+            XCTAssertThrowsError(try plugin.importModule(name)) { error in
+                let message = (error as? PythonError)?.message ?? "\(error)"
+                XCTAssertTrue(message.contains("runs a single-phase module's init in the main interpreter"), message)
+                XCTAssertTrue(message.contains("list '\(name)' in `shared` of loader 'ext-pyo3"), message)
+            }
+        } else {
+            // 3.11: the child is the first interpreter to run it.
+            XCTAssertEqual(try value(plugin, "__import__('\(name)').bump()", as: Int.self), 1)
+        }
+    }
+
     func testExtensionWhoseInitImportsAModuleLoads() throws {
         let folder = try temporaryFolder()
         cleanup.append(folder)
@@ -304,12 +334,13 @@ class ExtensionTestCase: LoaderTestCase {
 
     /// Compiles `source` as a new extension module in a new folder.
     /// - Returns: The module's name and the folder.
-    func build(_ source: String, prefix: String = "counter") throws -> (String, String) {
+    func build(_ source: String, prefix: String = "counter", defines: [String] = []) throws -> (String, String) {
         let folder = try temporaryFolder()
         cleanup.append(folder)
         let name = uniqueModuleName(prefix)
         try write("\(folder)/\(name).c", source)
         try shell("cc -shared -fPIC $(pkg-config --cflags python3-embed) -DEXT_NAME=\(name)"
+                  + defines.map { " -D\($0)" }.joined()
                   + " '\(folder)/\(name).c' -o '\(extensionPath(name, in: folder))'")
         return (name, folder)
     }
@@ -347,8 +378,9 @@ func shell(_ command: String) throws -> String {
     return text
 }
 
-/// A single-phase extension with a process-global counter whose init refuses a
-/// second interpreter the way PyO3 does (it remembers the first interpreter's id).
+/// A single-phase extension with a process-global counter. Built with
+/// `-DREMEMBER_FIRST_INTERPRETER`, its init refuses any interpreter but the first that
+/// ran it, the way PyO3 does (it remembers the first interpreter's id).
 let counterSource = #"""
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -372,6 +404,7 @@ static PyMethodDef methods[] = {
 static struct PyModuleDef def = {PyModuleDef_HEAD_INIT, STR(EXT_NAME), NULL, 0, methods};
 
 PyMODINIT_FUNC CAT(PyInit_, EXT_NAME)(void) {
+#ifdef REMEMBER_FIRST_INTERPRETER
     int64_t id = PyInterpreterState_GetID(PyInterpreterState_Get());
     if (first_interpreter == -1) first_interpreter = id;
     else if (first_interpreter != id) {
@@ -379,6 +412,7 @@ PyMODINIT_FUNC CAT(PyInit_, EXT_NAME)(void) {
             "PyO3 modules do not yet support subinterpreters, see https://github.com/PyO3/pyo3/issues/576");
         return NULL;
     }
+#endif
     if (cached) return Py_NewRef(cached);
     cached = PyModule_Create(&def);
     return cached ? Py_NewRef(cached) : NULL;
@@ -412,7 +446,9 @@ let mainOnlySource = #"""
 #define CAT2(a, b) a##b
 #define CAT(a, b) CAT2(a, b)
 
-static struct PyModuleDef def = {PyModuleDef_HEAD_INIT, STR(EXT_NAME), NULL, -1, NULL};
+// m_size 0, not -1: CPython 3.13 then runs the init again in each sub-interpreter (with
+// -1 it copies the main interpreter's module dict instead, and never asks the module).
+static struct PyModuleDef def = {PyModuleDef_HEAD_INIT, STR(EXT_NAME), NULL, 0, NULL};
 
 PyMODINIT_FUNC CAT(PyInit_, EXT_NAME)(void) {
     if (PyInterpreterState_Get() != PyInterpreterState_Main()) {

@@ -73,6 +73,45 @@ static inline PyObject *pyl_CallMethod0(PyObject *obj, const char *name) {
 static inline PyThreadState *pyl_CurrentThreadState(void) { return _PyThreadState_UncheckedGet(); }
 static inline PyFrameObject *pyl_ThreadStateFrame(PyThreadState *t) { return PyThreadState_GetFrame(t); }
 
+/// The recursion a thread state has left, carried across a crossing between loaders
+/// (Activation.swift). Version seam (thread states): 3.11 counts one
+/// `recursion_remaining`; 3.12 (gh-91079) split it into a Python counter and a C counter;
+/// 3.14 (gh-130396) checks the C stack by its address instead and dropped the C counter,
+/// and the stack is the thread's, so it needs no carrying.
+typedef struct { int python; int c; } pyl_RecursionBudget;
+
+static inline pyl_RecursionBudget pyl_RecursionBudgetOf(PyThreadState *t) {
+    pyl_RecursionBudget budget;
+#if PY_VERSION_HEX >= 0x030E0000
+    budget.python = t->py_recursion_remaining; budget.c = 0;
+#elif PY_VERSION_HEX >= 0x030C0000
+    budget.python = t->py_recursion_remaining; budget.c = t->c_recursion_remaining;
+#else
+    budget.python = t->recursion_remaining; budget.c = 0;
+#endif
+    return budget;
+}
+
+static inline void pyl_SetRecursionBudget(PyThreadState *t, pyl_RecursionBudget budget) {
+#if PY_VERSION_HEX >= 0x030E0000
+    t->py_recursion_remaining = budget.python;
+#elif PY_VERSION_HEX >= 0x030C0000
+    t->py_recursion_remaining = budget.python; t->c_recursion_remaining = budget.c;
+#else
+    t->recursion_remaining = budget.python;
+#endif
+}
+
+/// Gives `t` at most what `caller` has left less `cost`, and returns `t`'s own budget
+/// for `pyl_SetRecursionBudget` on the way out.
+static inline pyl_RecursionBudget pyl_InheritRecursionBudget(PyThreadState *t, PyThreadState *caller, int cost) {
+    pyl_RecursionBudget own = pyl_RecursionBudgetOf(t), from = pyl_RecursionBudgetOf(caller), inherited;
+    inherited.python = own.python < from.python - cost ? own.python : from.python - cost;
+    inherited.c = own.c < from.c - cost ? own.c : from.c - cost;
+    pyl_SetRecursionBudget(t, inherited);
+    return own;
+}
+
 /// The per-OS-thread pointer to PyLoader's Swift-side thread record (an
 /// unmanaged object). Swift has no cheap thread-locals; C11 `_Thread_local` does.
 void *pyl_GetThreadRecord(void);
@@ -116,6 +155,28 @@ int pyl_WrapImportModule(PyObject *hook);
 int pyl_WrapBuildClass(PyObject *hook);
 
 /// An interpreter's `sys.modules` dict (borrowed). PRECONDITION: the GIL is held.
+/// A new sub-interpreter, its thread state current (and, with `ownGIL`, holding its new GIL
+/// while the caller's thread state is detached; 3.12+ only), or NULL with `error` filled.
+/// PRECONDITION: the caller's thread state is current with its GIL held.
+PyThreadState *pyl_NewInterpreter(int ownGIL, char *error, size_t errorSize);
+
+/// 3.12+: the loader numbered `loaderNumber` takes its heap-type versions from a range of
+/// its own, and its classes made so far are renumbered (see CPyLoader.c). No-op on 3.11.
+/// PRECONDITION: the GIL is held and `interp` is current. -1 with an exception set on error.
+int pyl_GiveTypeVersionRange(PyInterpreterState *interp, unsigned int loaderNumber);
+
+/// 3.12+: `interp` uses `root`'s dictionaries of static types from now on. Returns what
+/// it replaced, for `pyl_ReleaseReplacedDictionaries` once `interp` has ended; NULL when
+/// out of memory. PRECONDITION: the GIL is held and `interp` is current.
+void *pyl_ShareStaticTypeDictionaries(PyInterpreterState *interp, PyInterpreterState *root);
+void pyl_ReleaseReplacedDictionaries(void *replaced);
+
+/// PY_VERSION_HEX of the CPython headers this target was compiled against.
+int pyl_PythonVersionHex(void);
+
+/// The file of the libpython this process linked (dladdr), or NULL.
+const char *pyl_LinkedLibraryPath(void);
+
 PyObject *pyl_InterpreterModules(PyInterpreterState *interp);
 
 /// `module.qualname` of a module, class or function, read from C fields and dicts only (no

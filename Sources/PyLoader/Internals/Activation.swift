@@ -18,6 +18,9 @@ extension Loader {
     @inline(__always)
     func withActivated<R>(_ body: () throws -> R) throws -> R {
         let thread = ThreadRecord.current
+        // A GIL other than the tree's: OwnGIL.swift has the rules for crossing between them.
+        if ownsGIL { return try OwnGIL.withActivated(self, thread: thread, body) }
+        if thread.ownGILDepth > 0 { return try OwnGIL.leavingOwnGIL(thread) { try withActivated(body) } }
         let acquired = thread.gilDepth == 0
         if acquired {
             // After Py_FinalizeEx every thread state is freed memory.
@@ -37,16 +40,17 @@ extension Loader {
         if state.tstate == previous { return try body() }
         let tstate = state.tstate!
         PyThreadState_Swap(tstate)
-        // Each thread state counts recursion on its own (3.11): without this, recursion
+        // Each thread state counts recursion on its own: without this, recursion
         // that goes round several loaders gets the whole limit in each of them and
         // overflows the C stack before any RecursionError. A crossing inherits the
         // caller's remaining depth, less what its own C frames cost.
-        let ownRemaining = tstate.pointee.recursion_remaining
+        let ownBudget: pyl_RecursionBudget
         if let previous {
-            tstate.pointee.recursion_remaining = Swift.min(ownRemaining,
-                                                           previous.pointee.recursion_remaining - Loader.crossingRecursionCost)
+            ownBudget = pyl_InheritRecursionBudget(tstate, previous, Loader.crossingRecursionCost)
+        } else {
+            ownBudget = pyl_RecursionBudgetOf(tstate)
         }
-        defer { tstate.pointee.recursion_remaining = ownRemaining }
+        defer { pyl_SetRecursionBudget(tstate, ownBudget) }
         do {
             let result = try body()
             PyThreadState_Swap(previous)
@@ -84,6 +88,7 @@ extension Loader {
     /// pending exception must be moved across the swap.
     /// PRECONDITION: the GIL is held (the caller is Python code).
     func callMovingException(_ body: () -> PyObjectPointer?) -> PyObjectPointer? {
+        if ownsGIL || ThreadRecord.current.ownGILDepth > 0 { return OwnGIL.callCopying(self, body) }
         var type: PyObjectPointer?, value: PyObjectPointer?, traceback: PyObjectPointer?
         let result: PyObjectPointer?
         do {

@@ -82,7 +82,7 @@ enum CrossLoaderImports {
         if let wait = waits[thread] {
             return initializingThread(of: wait.name, in: wait.loader)
         }
-        for loader in Loader.registry.all where loader.lifecycleHoldingGIL == .open {
+        for loader in Loader.registry.sharingGIL where loader.lifecycleHoldingGIL == .open {
             if let owner = call(loader, "_blocked_on_owner", PyLong_FromUnsignedLong(thread)) { return owner }
         }
         return nil

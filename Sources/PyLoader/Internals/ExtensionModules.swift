@@ -179,7 +179,12 @@ enum ExtensionModules {
         var next: Loader? = loader
         while let current = next, current.parent != nil { chain.append("'\(current.name)'"); next = current.parent }
         let message = "extension module '\(module)' cannot be loaded in loader '\(loader.name)', a sub-interpreter,"
-            + " although it got a fresh copy of its library (\(pythonStr(error))). It does not support sub-interpreters:"
+            + " although it got a fresh copy of its library (\(pythonStr(error))). It does not support sub-interpreters"
+            + (PythonVersion.singlePhaseInitRunsInMainInterpreterFirst
+               ? " (CPython \(PythonVersion.short) runs a single-phase module's init in the main interpreter before"
+                 + " any sub-interpreter's, so a module that accepts only its first interpreter, as PyO3's do,"
+                 + " refuses every sub-interpreter)" : "")
+            + ":"
             + " list '\(top)' in `shared` of loader \(chain.joined(separator: ", ")) and put it on the root's"
             + " paths, so that it is loaded once, in the root (the main interpreter)"
         guard let messageObject = makePythonString(message), let nameObject = makePythonString(module),

@@ -35,6 +35,10 @@ enum InterpreterSetup {
         if loader.parent != nil {
             try Resolver.installFinder(in: loader)
         }
+        for name in PythonVersion.modulesEveryInterpreterImports {
+            guard let module = Resolver.importInCurrentInterpreter(name) else { throw PythonError.fetch(in: loader) }
+            Py_DecRef(module)
+        }
 
         // `.pth` files last: the imports their `import` lines run then follow the
         // loader's delegation and extension rules like any other import. The
@@ -52,6 +56,22 @@ enum InterpreterSetup {
                         site.addsitedir(_d)
                 """, in: loader)
         }
+    }
+
+    /// Runs `configure` for a new loader that shares the root's GIL, so that objects can
+    /// pass between it and the other loaders as on 3.11: on 3.12+ the loader takes its
+    /// class versions from a range of its own first, and the root's dictionaries of static
+    /// types once it is set up (why: the "Objects shared between interpreters" block of
+    /// CPyLoader.c). PRECONDITION: the GIL is held and the loader's thread state is current.
+    static func shareObjectsWithOtherInterpreters(_ loader: Loader, configure: () throws -> Void) throws {
+        guard pyl_GiveTypeVersionRange(loader.interpreter, UInt32(truncatingIfNeeded: loader.id)) == 0 else {
+            throw PythonError.fetch(in: loader)
+        }
+        try configure()
+        guard let replaced = pyl_ShareStaticTypeDictionaries(loader.interpreter, Runtime.mainInterpreter) else {
+            throw LoaderError.runtime("out of memory while setting up '\(loader.name)'")
+        }
+        loader.replacedTypeDictionaries = replaced
     }
 
     /// Runs the interpreter's `atexit` callbacks now, while PyLoader can still

@@ -74,8 +74,15 @@ enum Interrupts {
             guard signal == SIGINT, pyl_InterruptPending() != 0, let root = try? Loader.root else { continue }
             // With the GIL held no close is ending an interpreter: the open ones stay alive.
             try? root.withActivated {
-                for loader in Loader.registry.all where loader.parent != nil && loader.lifecycleHoldingGIL == .open {
-                    _ = pyl_ScheduleInterrupt(loader.interpreter)
+                for loader in Loader.registry.all where loader.parent != nil {
+                    if loader.ownsGIL {
+                        // Not serialized by this GIL: counted in, it cannot end meanwhile (OwnGIL.swift).
+                        guard loader.countEntry() else { continue }
+                        _ = pyl_ScheduleInterrupt(loader.interpreter)
+                        loader.uncountEntry()
+                    } else if loader.lifecycleHoldingGIL == .open {
+                        _ = pyl_ScheduleInterrupt(loader.interpreter)
+                    }
                 }
             }
         }

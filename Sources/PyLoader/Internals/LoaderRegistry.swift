@@ -70,4 +70,7 @@ final class LoaderRegistry {
     func loader(interpreter: InterpreterPointer) -> Loader? { lock.withLock { byInterpreter[interpreter] } }
     /// Every live loader (no particular order).
     var all: [Loader] { lock.withLock { Array(byID.values) } }
+    /// Every live loader under the shared GIL: those whose objects code holding that GIL
+    /// may touch (no particular order).
+    var sharingGIL: [Loader] { lock.withLock { byID.values.filter { !$0.ownsGIL } } }
 }

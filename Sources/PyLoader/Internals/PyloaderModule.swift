@@ -21,7 +21,7 @@ enum PyloaderModule {
             ("_core_ids", { module, args in PyloaderModule.adapt(module, args, count: 0) { _ in
                 try Loader.root.subtree.map(\.id).makePythonReference()
             } }),
-            ("_core_child", { module, args in PyloaderModule.adapt(module, args, count: 7) { a in
+            ("_core_child", { module, args in PyloaderModule.adapt(module, args, count: 8) { a in
                 let parent = try PyloaderModule.loaderArg(a[0], module)
                 guard let delegation = Delegation(rawValue: try PyloaderModule.string(a[3], "delegation")) else {
                     throw LoaderError.invalidArgument("delegation must be \"parent-first\" or \"child-first\"")
@@ -29,9 +29,13 @@ enum PyloaderModule {
                 guard let extensions = ExtensionPolicy(rawValue: try PyloaderModule.string(a[6], "extensions")) else {
                     throw LoaderError.invalidArgument("extensions must be \"copy\", \"share\" or \"error\"")
                 }
+                guard let gil = GIL(rawValue: try PyloaderModule.string(a[7], "gil")) else {
+                    throw LoaderError.invalidArgument("gil must be \"shared\" or \"own\"")
+                }
                 let child = try parent.child(try PyloaderModule.string(a[1], "name"), paths: try PyloaderModule.strings(a[2], "paths"),
                                              delegation: delegation, shared: try PyloaderModule.strings(a[4], "shared"),
-                                             local: try PyloaderModule.strings(a[5], "local"), extensions: extensions)
+                                             local: try PyloaderModule.strings(a[5], "local"), extensions: extensions,
+                                             gil: gil)
                 return try PyloaderModule.idObject(child)
             } }),
             ("_core_exec", { module, args in PyloaderModule.adapt(module, args, count: 2) { a in
@@ -305,9 +309,15 @@ func setPythonException(for error: Error, module: PyObjectPointer? = nil) {
         }
         PyErr_SetString(type, error.description)
     case let error as PythonError:
-        if let exception = error.exception, let pointer = exception.pointer {
+        if let exception = error.exception, let pointer = exception.pointer,
+           exception.loader.interpreter == pyl_CurrentThreadState()?.pointee.interp || !exception.loader.ownsGIL {
             PyErr_SetObject(UnsafeMutableRawPointer(pyl_TypeOf(pointer)).assumingMemoryBound(to: PyObject.self), pointer)
+        } else if let builtins = PyEval_GetBuiltins(), let type = PyDict_GetItemString(builtins, error.typeName),
+                  pyl_IsType(type) != 0, PyObject_IsSubclass(type, pyl_ExcBaseException()) == 1 {
+            // From another GIL (OwnGIL.swift, rule 2): the same builtin type, the same message.
+            PyErr_SetString(type, error.message)
         } else {
+            PyErr_Clear()
             PyErr_SetString(pyl_ExcRuntimeError(), error.description)
         }
     case is PendingPythonException:

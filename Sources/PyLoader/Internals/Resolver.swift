@@ -167,7 +167,7 @@ enum Resolver {
     static func definingLoader(ofObject object: PyObjectPointer) -> Loader? {
         if pyl_IsType(object) != 0 {
             guard pyl_IsHeapType(object) != 0 else { return nil }   // int, dict...: no loader defines them
-            let loaders = Loader.registry.all
+            let loaders = Loader.registry.sharingGIL
             if let recorded = loaders.first(where: { $0.importHook.map { pyl_HookDefinedClass($0, object) == 1 } ?? false }) {
                 return recorded
             }
@@ -218,7 +218,7 @@ enum Resolver {
         defer { Py_DecRef(globals) }
         guard var builtins = PyDict_GetItemString(globals, "__builtins__") else { return nil }
         if pyl_IsModule(builtins) != 0, let dict = PyModule_GetDict(builtins) { builtins = dict }
-        return Loader.registry.all.first { $0.builtinsDictionary == builtins }
+        return Loader.registry.sharingGIL.first { $0.builtinsDictionary == builtins }
     }
 
     /// The globals dict that code of `object` runs with (new reference), or nil.

@@ -44,6 +44,9 @@ final class ThreadRecord {
     var states: [Int: LoaderThreadState] = [:]
     /// The thread's context loaders, innermost last (Java's context class loader).
     var contextStack: [Loader] = []
+    /// > 0 while this thread holds the GIL of an own-GIL loader through PyLoader (and then
+    /// no other GIL): how many activations of own-GIL loaders are running on it.
+    var ownGILDepth = 0
 
     private init(carrier: ThreadStatePointer) {
         self.carrier = carrier
@@ -78,8 +81,11 @@ final class ThreadRecord {
         let record = Unmanaged<ThreadRecord>.fromOpaque(raw).takeRetainedValue()
         pyl_SetThreadRecord(nil)
         guard Runtime.isRunning, record.gilDepth == 0 else { return }
+        for state in record.states.values where state.loader.ownsGIL {
+            OwnGIL.threadEnded(state)   // under that loader's GIL, holding no other
+        }
         PyEval_RestoreThread(record.carrier)
-        for state in record.states.values {
+        for state in record.states.values where !state.loader.ownsGIL {
             guard let tstate = state.tstate, tstate != record.carrier else { continue }
             state.loader.forget(state)
             PyThreadState_Swap(tstate)
