@@ -37,7 +37,7 @@ let package = Package(
             dependencies: [
                 "PyLoader",
                 // `pyloader bench` measures the raw Py_NewInterpreter floor.
-                "CPython",
+                "CPython", "CPyLoader",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

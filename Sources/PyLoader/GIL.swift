@@ -12,3 +12,9 @@ public enum GIL: String, Sendable, CaseIterable {
     /// (see `Loader.child(_:paths:delegation:shared:local:extensions:gil:)`).
     case own
 }
+
+extension GIL {
+    /// Whether the CPython PyLoader was built against gives sub-interpreters GILs of their
+    /// own (3.12+): whether `.own` can be asked for.
+    public static var isOwnAvailable: Bool { PythonVersion.hasPerInterpreterGIL }
+}

@@ -61,6 +61,7 @@ struct BenchCommand: ParsableCommand {
             (TestRunBenchmark.figure, TestRunBenchmark.run),
             (ChurnBenchmark.figure, ChurnBenchmark.run),
             (CloseAndClassBenchmark.figure, CloseAndClassBenchmark.run),
+            (ParallelBenchmark.figure, ParallelBenchmark.run),
         ]
         // Ctrl-C stops the run between figures (a figure takes a few seconds); most of the
         // time is spent in Swift loops, which a KeyboardInterrupt would not reach.

@@ -475,7 +475,7 @@ final class ManifestTests: XCTestCase {
         let document = table(("loaders", table(("a", table((key, .string("x\ny")))))))
         let error = assertManifestError("[loaders.a]\n", document, file: "odd\nname.toml",
                                         loader: "a", key: key, line: nil, messageContains: "unknown key")
-        XCTAssertEqual(error?.description, "odd\\nname.toml: [loaders.a] \"bad\\nkey\\u{2028}\": unknown key (valid keys: parent, paths, delegation, shared, local, extensions)")
+        XCTAssertEqual(error?.description, "odd\\nname.toml: [loaders.a] \"bad\\nkey\\u{2028}\": unknown key (valid keys: parent, paths, delegation, shared, local, extensions, gil)")
         let syntax = ManifestError.syntaxError(file: "f", message: "line one\nline two\r\n")
         XCTAssertTrue(isSingleLine(syntax.description))
     }

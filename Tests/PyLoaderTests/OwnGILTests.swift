@@ -39,6 +39,9 @@ final class OwnGILTests: LoaderTestCase {
         XCTAssertThrowsError(try own.child(uniqueName("under"))) { error in
             XCTAssertTrue("\(error)".contains("has its own GIL, so it cannot have children"), "\(error)")
         }
+        XCTAssertThrowsError(try own.withContext { }) { error in
+            XCTAssertTrue("\(error)".contains("cannot be a context loader"), "\(error)")
+        }
         XCTAssertEqual(own.gil, .own)
         XCTAssertTrue(try Loader.root.children.contains { $0 === own })
     }

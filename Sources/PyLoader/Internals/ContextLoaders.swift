@@ -25,6 +25,11 @@ import CPyLoader
 /// PRECONDITION for all: the GIL is held.
 enum ContextLoaders {
     static func push(_ loader: Loader, on thread: ThreadRecord) throws {
+        if loader.ownsGIL {
+            // Its modules would be handed to code under another GIL (OwnGIL.swift, rule 2).
+            throw LoaderError.invalidArgument("loader '\(loader.name)' has its own GIL, so it cannot be a context loader:"
+                                              + " its modules cannot be used under another GIL")
+        }
         guard loader.lifecycle == .open else { throw LoaderError.closed(loader: loader.name) }
         thread.contextStack.append(loader)
         loader.contextUses += 1

@@ -44,7 +44,8 @@ final class BenchContext {
     /// A scratch folder under /tmp, removed at the end.
     let folder: String
     /// The Python that matches the embedded libpython (Debian's), for every peer process.
-    let python = "/usr/bin/python3"
+    /// The python3 of the linked libpython (3.11: /usr/bin/python3.11; 3.13: .python/3.13/bin).
+    let python = RuntimeOptions().pythonExecutable
     /// This executable, for the probes and `pyloader test`.
     let executable = BenchFiles.currentExecutable()
     /// `folder/host`: the root's path, holding `hostapi` for the delegation figures.

@@ -43,7 +43,15 @@ enum CloseAndClassBenchmark {
         defer { try? child.close() }
         let statement = "class A:\\n    def f(self):\\n        pass"
         let timing = "min(__import__('timeit').repeat(\(pythonString(statement)), number=2000, repeat=3)) / 2000"
-        try root.exec("import _xxsubinterpreters as _bench_xi\n_bench_raw = _bench_xi.create()")
+        // 3.13 renamed the module (_interpreters) and made create() isolated by default.
+        try root.exec("""
+            try:
+                import _xxsubinterpreters as _bench_xi
+                _bench_raw = _bench_xi.create()
+            except ImportError:
+                import _interpreters as _bench_xi
+                _bench_raw = _bench_xi.create('legacy')
+            """)
         var ours: [Double] = [], raw: [Double] = []
         for _ in 0..<plan.lifecycleRuns {
             ours.append(try Double(python: try child.eval(timing)))
