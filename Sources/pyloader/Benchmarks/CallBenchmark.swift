@@ -78,10 +78,15 @@ enum CallBenchmark {
 
     /// Prints seconds per `run_string`, one number per run.
     static let runStringSource = """
-        import _xxsubinterpreters as interpreters, sys, time
+        import sys, time
+        try:
+            import _xxsubinterpreters as interpreters
+            target = interpreters.create()
+        except ImportError:   # 3.13 renamed it, and made create() isolated by default
+            import _interpreters as interpreters
+            target = interpreters.create('legacy')
 
         n, runs = int(sys.argv[1]), int(sys.argv[2])
-        target = interpreters.create()
         interpreters.run_string(target, "def ping(x):\\n    return x\\n")
         for _ in range(200):
             interpreters.run_string(target, "ping(1)")
