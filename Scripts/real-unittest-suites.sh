@@ -36,7 +36,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO="$PWD"
 
-PYTHON=/usr/bin/python3   # the build that matches libpython3.11
+# pip runs under the system's python3 (the packages are pure Python); the plain-unittest
+# runs under PYTHON, which must be the interpreter of the libpython PYLOADER links
+# (default /usr/bin/python3; for the 3.13 build: PYTHON=.python/3.13/bin/python3.13 with
+# PYLOADER=.build-3.13/debug/pyloader and LD_LIBRARY_PATH=.python/3.13/lib).
+PIP_PYTHON=/usr/bin/python3
+PYTHON="${PYTHON:-/usr/bin/python3}"
+case "$PYTHON" in /*) ;; *) PYTHON="$REPO/$PYTHON" ;; esac
 MODES="${MODES:-module test}"
 RUN_TIMEOUT="${RUN_TIMEOUT:-1800}"
 CACHE="${PYLOADER_SUITES_CACHE:-.suites-cache}"
@@ -61,7 +67,7 @@ selected() {   # selected NAME VERSION: whether ONLY (if set) names it
   return 1
 }
 
-pip() { PIP_ROOT_USER_ACTION=ignore "$PYTHON" -m pip --disable-pip-version-check "$@"; }
+pip() { PIP_ROOT_USER_ACTION=ignore "$PIP_PYTHON" -m pip --disable-pip-version-check "$@"; }
 
 sdist_of() {   # sdist_of NAME VERSION: the cached sdist's path, or nothing
   local pattern="${1//[-_.]/[-_.]}-$2"
@@ -81,7 +87,7 @@ for suite in "${SUITES[@]}"; do
   fi
 done
 if [ -n "$missing" ]; then
-  if ! timeout 90 "$PYTHON" -m pip download --quiet --disable-pip-version-check --timeout 10 --retries 0 \
+  if ! timeout 90 "$PIP_PYTHON" -m pip download --quiet --disable-pip-version-check --timeout 10 --retries 0 \
       --no-binary :all: --no-deps "$missing" -d "$CACHE/sdist" >/dev/null 2>&1; then
     echo "real-unittest-suites: skipped: PyPI is not reachable"
     exit 0
@@ -198,6 +204,7 @@ hints() {   # hints LOG: the commonest exception lines, and a crash report's fir
 }
 
 echo "== pyloader: $PYLOADER"
+echo "== python: $PYTHON ($("$PYTHON" -c 'import platform; print(platform.python_version())'))"
 echo "== python:   $PYTHON ($("$PYTHON" -c 'import platform; print(platform.python_version())'))"
 echo "== work:     $WORK    cache: $CACHE"
 runs=0

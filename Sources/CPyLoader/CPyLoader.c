@@ -341,13 +341,22 @@ PyInterpreterState *pyl_ImportHookInterpreter(PyObject *hook) {
     return st ? st->interp : NULL;
 }
 
-int pyl_InstallImportHook(PyObject *hook) {
+// The hook's state when it is an import hook of the current interpreter; else NULL with
+// a RuntimeError set.
+static HookState *current_hook_state(PyObject *hook) {
     HookState *st = hook_state(hook);
     PyThreadState *tstate = _PyThreadState_UncheckedGet();
     if (!st || !tstate || tstate->interp != st->interp) {
         PyErr_SetString(PyExc_RuntimeError, "not an import hook of the current interpreter");
-        return -1;
+        return NULL;
     }
+    return st;
+}
+
+int pyl_InstallImportHook(PyObject *hook) {
+    HookState *st = current_hook_state(hook);
+    if (!st) return -1;
+    PyThreadState *tstate = _PyThreadState_UncheckedGet();
     PyObject *builtins = tstate->interp->builtins;
     if (PyDict_SetItemString(builtins, "__import__", hook) < 0) return -1;
     // The fast path: an import whose frame uses this interpreter's builtins
@@ -395,12 +404,9 @@ static PyMethodDef build_class_def = {
 };
 
 int pyl_WrapBuildClass(PyObject *hook) {
-    HookState *st = hook_state(hook);
+    HookState *st = current_hook_state(hook);
+    if (!st) return -1;
     PyThreadState *tstate = _PyThreadState_UncheckedGet();
-    if (!st || !tstate || tstate->interp != st->interp) {
-        PyErr_SetString(PyExc_RuntimeError, "not an import hook of the current interpreter");
-        return -1;
-    }
     if (st->build_class_original) return 0;
     PyObject *builtins = tstate->interp->builtins;
     PyObject *original = PyDict_GetItemString(builtins, "__build_class__");   // borrowed
@@ -516,12 +522,8 @@ int pyl_HookDefinedClass(PyObject *hook, PyObject *cls) {
 }
 
 int pyl_WrapImportModule(PyObject *hook) {
-    HookState *st = hook_state(hook);
-    PyThreadState *tstate = _PyThreadState_UncheckedGet();
-    if (!st || !tstate || tstate->interp != st->interp) {
-        PyErr_SetString(PyExc_RuntimeError, "not an import hook of the current interpreter");
-        return -1;
-    }
+    HookState *st = current_hook_state(hook);
+    if (!st) return -1;
     if (st->gcd_original) return 0;
     PyObject *bootstrap = PyImport_AddModule("_frozen_importlib");   // borrowed
     if (!bootstrap) return -1;
@@ -559,12 +561,9 @@ PyObject *pyl_OriginalImportModule(void) {
 }
 
 int pyl_UninstallImportHook(PyObject *hook) {
-    HookState *st = hook_state(hook);
+    HookState *st = current_hook_state(hook);
+    if (!st) return -1;
     PyThreadState *tstate = _PyThreadState_UncheckedGet();
-    if (!st || !tstate || tstate->interp != st->interp) {
-        PyErr_SetString(PyExc_RuntimeError, "not an import hook of the current interpreter");
-        return -1;
-    }
     if (PyDict_SetItemString(tstate->interp->builtins, "__import__", st->original) < 0) return -1;
     Py_XSETREF(PYL_IMPORT_FUNC(tstate->interp), Py_NewRef(st->original));
     return 0;
@@ -667,28 +666,23 @@ PyThreadState *pyl_NewInterpreter(int ownGIL, char *error, size_t errorSize) {
 #define PYL_VERSION_RANGE_SIZE 0x20000u      // 131072 class versions per loader
 #define PYL_VERSION_RANGES ((unsigned int)(0x80000000u / PYL_VERSION_RANGE_SIZE))
 
-// Forgets the version of every heap class made in `interp` below `limit`: the next use
-// takes a new one from the interpreter's range.
-static int renumber_classes(PyObject *type, unsigned int limit, PyObject *seen) {
+// Forgets the version of every heap class made in the current interpreter below `limit`:
+// the next use takes a new one from the interpreter's range. PyType_Modified forgets a
+// class's subclasses too, and a class without a version has none below it (versions are
+// given to bases first), so only static types need their subclasses walked.
+static int renumber_classes(PyObject *type, unsigned int limit) {
     // type.__subclasses__(type): `type` itself is one of object's subclasses, and its own
     // attribute would be the unbound method.
     PyObject *subclasses = PyObject_CallMethod((PyObject *)&PyType_Type, "__subclasses__", "O", type);
     if (!subclasses) return -1;
     int result = 0;
     for (Py_ssize_t i = 0; result == 0 && i < PyList_GET_SIZE(subclasses); i++) {
-        PyObject *sub = PyList_GET_ITEM(subclasses, i);
-        PyObject *key = PyLong_FromVoidPtr(sub);
-        int known = key ? PySet_Contains(seen, key) : -1;
-        if (known == 0) known = PySet_Add(seen, key);
-        Py_XDECREF(key);
-        if (known < 0) { result = -1; break; }
-        if (known == 1) continue;
-        PyTypeObject *cls = (PyTypeObject *)sub;
-        if (PyType_HasFeature(cls, Py_TPFLAGS_HEAPTYPE) && cls->tp_version_tag != 0
-            && cls->tp_version_tag < limit) {
+        PyTypeObject *cls = (PyTypeObject *)PyList_GET_ITEM(subclasses, i);
+        if (!PyType_HasFeature(cls, Py_TPFLAGS_HEAPTYPE)) {
+            result = renumber_classes((PyObject *)cls, limit);
+        } else if (cls->tp_version_tag != 0 && cls->tp_version_tag < limit) {
             PyType_Modified(cls);
         }
-        result = renumber_classes(sub, limit, seen);
     }
     Py_DECREF(subclasses);
     return result;
@@ -700,11 +694,7 @@ int pyl_GiveTypeVersionRange(PyInterpreterState *interp, unsigned int loaderNumb
     unsigned int start = PYL_VERSION_RANGE_START + (loaderNumber % PYL_VERSION_RANGES) * PYL_VERSION_RANGE_SIZE;
     interp->types.next_version_tag = start;
     // The classes the interpreter made while it started took numbers of the root's range.
-    PyObject *seen = PySet_New(NULL);
-    if (!seen) return -1;
-    int result = renumber_classes((PyObject *)&PyBaseObject_Type, start, seen);
-    Py_DECREF(seen);
-    return result;
+    return renumber_classes((PyObject *)&PyBaseObject_Type, start);
 #else
     (void)interp; (void)loaderNumber;
     return 0;

@@ -76,6 +76,9 @@ public final class Loader: @unchecked Sendable {
     /// Own-GIL loaders: threads inside the loader or on their way in (OwnGIL.swift).
     /// Guarded by the registry lock.
     var ownGILEntries = 0
+    /// Own-GIL loaders: thread states of threads that ended, for the next thread that takes
+    /// the loader's GIL to delete (OwnGIL.swift). Guarded by the registry lock.
+    var abandonedThreadStates: [LoaderThreadState] = []
 
     /// The lifecycle read without the lock. PRECONDITION: the GIL is held (every
     /// write holds it too), so this is exact — and it is on every activation's path.
@@ -98,8 +101,8 @@ public final class Loader: @unchecked Sendable {
     }
 
     init(name: String, parent: Loader, interpreter: InterpreterPointer, paths: [String],
-                 delegation: Delegation, shared: [String], local: [String], extensions: ExtensionPolicy,
-                 gil: GIL = .shared) {
+         delegation: Delegation, shared: [String], local: [String], extensions: ExtensionPolicy,
+         gil: GIL = .shared) {
         self.name = name
         self.parent = parent
         self._paths = paths
@@ -490,12 +493,25 @@ public final class Loader: @unchecked Sendable {
 
     // MARK: Own-GIL bookkeeping (OwnGIL.swift, rule 3)
 
-    /// Counts the calling thread in when the loader is open; false otherwise.
-    func countEntry() -> Bool {
+    /// Counts the calling thread in when the loader is open; false otherwise. With
+    /// `takingAbandoned`, also hands over the thread states of ended threads to delete.
+    func countEntry(takingAbandoned abandoned: UnsafeMutablePointer<[LoaderThreadState]>? = nil) -> Bool {
         Loader.registry.lock.withLock {
             guard _lifecycle == .open else { return false }
             ownGILEntries += 1
+            if let abandoned, !abandonedThreadStates.isEmpty {
+                abandoned.pointee = abandonedThreadStates
+                abandonedThreadStates.removeAll()
+            }
             return true
+        }
+    }
+
+    /// An ended thread's thread state, left for the next thread under the loader's GIL (an
+    /// open loader) or for `close()`, which deletes every thread state (otherwise).
+    func abandon(_ state: LoaderThreadState) {
+        Loader.registry.lock.withLock {
+            if _lifecycle == .open { abandonedThreadStates.append(state) }
         }
     }
 
@@ -503,15 +519,18 @@ public final class Loader: @unchecked Sendable {
         Loader.registry.lock.withLock { ownGILEntries -= 1 }
     }
 
-    /// Marks the loader closing when the caller is the one thread counted in and no other
-    /// runs code in it; otherwise returns why not.
-    func beginClosingOwnGIL(otherThreadsRunning: Bool) -> String? {
+    /// Marks an open own-GIL loader closing when no thread is inside it or on its way in
+    /// (`.closing`); otherwise says why not (`.busy`, or `.closed` when it is not open).
+    func beginClosingOwnGIL() -> OwnGILClosing {
         Loader.registry.lock.withLock {
-            if otherThreadsRunning || ownGILEntries > 1 { return "code is running in '\(name)' on another thread" }
+            guard _lifecycle == .open else { return .closed }
+            guard ownGILEntries == 0 else { return .busy }
             _lifecycle = .closing
-            return nil
+            return .closing
         }
     }
+
+    enum OwnGILClosing { case closing, busy, closed }
 
     /// Adds a new child to `children`.
     func adopt(_ child: Loader) {
@@ -523,6 +542,7 @@ public final class Loader: @unchecked Sendable {
         Loader.registry.remove(self)
         Loader.registry.lock.withLock {
             _lifecycle = .closed
+            abandonedThreadStates.removeAll()
             parent?._children.removeAll { $0 === self }
         }
     }

@@ -25,8 +25,8 @@ extension PythonObject: PythonConvertible {
         // Objects of a live interpreter may be used from another of the same GIL; across
         // GILs (an own-GIL loader on either side) the value is copied (OwnGIL.swift).
         guard let pointer else { throw LoaderError.closed(loader: loader.name) }
-        if loader.ownsGIL || ThreadRecord.current.ownGILDepth > 0,
-           pyl_CurrentThreadState()?.pointee.interp != loader.interpreter {
+        if pyl_CurrentThreadState()?.pointee.interp != loader.interpreter,
+           loader.ownsGIL || ThreadRecord.current.ownGILDepth > 0 {
             return try OwnGIL.copy(pointer, from: loader)
         }
         return Py_NewRef(pointer)

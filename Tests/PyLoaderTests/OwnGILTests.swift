@@ -51,8 +51,6 @@ final class OwnGILTests: LoaderTestCase {
         let parentFolder = try temporaryFolder(), ownFolder = try temporaryFolder()
         try write(parentFolder + "/parentonly.py", "X = 1\n")
         try write(ownFolder + "/ownmod.py", "import json\nX = json.dumps([2])\n")
-        let parent = try makeChild("host", paths: [parentFolder])
-        _ = parent
         try Loader.root.exec("import sys\nsys.path.append(\(pythonLiteral(parentFolder)))")
         defer { try? Loader.root.exec("import sys\nsys.path.remove(\(pythonLiteral(parentFolder)))") }
         let own = try makeOwn(paths: [ownFolder])
@@ -153,30 +151,46 @@ final class OwnGILTests: LoaderTestCase {
         XCTAssertEqual(try value(own, "__import__('math').floor(2.5)", as: Int.self), 2)
     }
 
-    func testCloseWaitsForNoOneAndRefusesWhileAnotherThreadRunsInIt() throws {
+    func testCloseRefusesWhileAnotherThreadRunsInItAndClosesOnceItLeft() throws {
         try requirePerInterpreterGIL()
         let own = try makeOwn()
-        try own.exec("import time")
-        let inside = DispatchSemaphore(value: 0)
+        let flag = try temporaryFolder() + "/inside"
         let worker = Thread {
-            _ = try? own.eval("(__import__('time').sleep(0.0), 1)[1]")   // makes this thread's state
-            inside.signal()
-            _ = try? own.eval("time.sleep(1.5)")
+            // The flag is written from inside the loader, so the close below runs while
+            // this thread is in it.
+            _ = try? own.exec("import time\nopen(\(pythonLiteral(flag)), 'w').close()\ntime.sleep(1.5)")
         }
         worker.start()
-        inside.wait()
-        Thread.sleep(forTimeInterval: 0.3)
+        while !FileManager.default.fileExists(atPath: flag) { Thread.sleep(forTimeInterval: 0.01) }
         XCTAssertThrowsError(try own.close()) { error in
             XCTAssertTrue("\(error)".contains("on another thread"), "\(error)")
         }
         XCTAssertFalse(own.isClosed)
         while !worker.isFinished { Thread.sleep(forTimeInterval: 0.02) }
-        Thread.sleep(forTimeInterval: 0.1)   // the worker thread ends: its thread state goes
         try own.close()
         XCTAssertTrue(own.isClosed)
         XCTAssertThrowsError(try own.eval("1")) { error in
             guard case LoaderError.closed = error else { return XCTFail("\(error)") }
         }
+    }
+
+    func testThreadStatesOfEndedThreadsAreDeletedByTheNextEntry() throws {
+        try requirePerInterpreterGIL()
+        let own = try makeOwn()
+        // One thread at a time: each ending thread leaves its thread state behind (it does
+        // not wait for the GIL), and the next one in deletes it.
+        for _ in 0..<5 {
+            let thread = Thread { _ = try? own.eval("1 + 1") }
+            thread.start()
+            let deadline = Date().addingTimeInterval(10)
+            while Loader.registry.lock.withLock({ own.abandonedThreadStates.count }) < 1, Date() < deadline {
+                Thread.sleep(forTimeInterval: 0.01)
+            }
+            XCTAssertEqual(Loader.registry.lock.withLock { own.abandonedThreadStates.count }, 1)
+            XCTAssertEqual(try own.withActivated { own.threadStates.count }, 1, "only this thread's is left")
+        }
+        XCTAssertEqual(try own.withActivated { own.threadStates.count }, 1, "only this thread's is left")
+        XCTAssertEqual(Loader.registry.lock.withLock { own.abandonedThreadStates.count }, 0)
     }
 
     func testManyThreadsEnterAndLeaveAndTheLoaderClosesCleanly() throws {

@@ -20,7 +20,7 @@ extension Loader {
         let thread = ThreadRecord.current
         // A GIL other than the tree's: OwnGIL.swift has the rules for crossing between them.
         if ownsGIL { return try OwnGIL.withActivated(self, thread: thread, body) }
-        if thread.ownGILDepth > 0 { return try OwnGIL.leavingOwnGIL(thread) { try withActivated(body) } }
+        if thread.ownGILDepth > 0 { return try withActivatedLeavingOwnGIL(thread, body) }
         let acquired = thread.gilDepth == 0
         if acquired {
             // After Py_FinalizeEx every thread state is freed memory.
@@ -66,6 +66,14 @@ extension Loader {
             PyThreadState_Swap(previous)
             throw error
         }
+    }
+
+    /// `withActivated` from inside an own-GIL loader: without that GIL, then as usual.
+    /// Never inlined: `withActivated` is always inlined, and inlining this call into it would
+    /// recurse forever (the optimizer of a release build ran out of memory on it).
+    @inline(never)
+    private func withActivatedLeavingOwnGIL<R>(_ thread: ThreadRecord, _ body: () throws -> R) throws -> R {
+        try thread.suspendingGIL { try withActivated(body) }
     }
 
     /// The calling thread's thread state in this loader, made on first use.

@@ -8,7 +8,7 @@ import CPyLoader
 ///    own-GIL loader gives up the GIL the thread holds (`PyEval_SaveThread`) and takes the
 ///    loader's through the thread's own thread state in it (`PyEval_RestoreThread`);
 ///    leaving does the reverse, and so does entering a loader of the shared GIL from inside
-///    one (`leavingOwnGIL`). A call into an own-GIL loader therefore waits only for that
+///    one (`ThreadRecord.suspendingGIL`). A call into an own-GIL loader therefore waits only for that
 ///    loader's GIL, and two threads in two own-GIL loaders run Python at the same time.
 ///    (CPython 3.13's `PyThreadState_Swap` also trades GILs, 3.12's does not: this file
 ///    never swaps across GILs, so both behave the same.)
@@ -21,8 +21,8 @@ import CPyLoader
 ///    `RuntimeError`) with the same message.
 /// 3. **Entries are counted.** Under the registry lock a thread counts itself in
 ///    (`ownGILEntries`) before it waits for the loader's GIL; `close()` marks the loader
-///    closing under the same lock only when it is the one thread counted, so no thread ever
-///    waits for a GIL that `Py_EndInterpreter` destroys.
+///    closing under the same lock only when no thread is counted, and only then takes the
+///    GIL itself, so no thread ever waits for a GIL that `Py_EndInterpreter` destroys.
 /// 4. The loader's own fields that shared-GIL loaders guard with the tree's GIL
 ///    (`threadStates`, `newestHandle`, `deferredReleases`) are guarded by its own GIL.
 enum OwnGIL {
@@ -101,7 +101,8 @@ enum OwnGIL {
             return try body()
         }
         return try thread.suspendingGIL {
-            guard loader.countEntry() else { throw LoaderError.closed(loader: loader.name) }
+            var abandoned: [LoaderThreadState] = []
+            guard loader.countEntry(takingAbandoned: &abandoned) else { throw LoaderError.closed(loader: loader.name) }
             defer { loader.uncountEntry() }
             let state: LoaderThreadState
             var made = false
@@ -116,6 +117,7 @@ enum OwnGIL {
             }
             PyEval_RestoreThread(state.tstate)
             if made { loader.threadStates.append(state) }
+            if !abandoned.isEmpty { deleteEnded(abandoned, of: loader) }
             thread.ownGILDepth += 1
             state.depth += 1
             defer {
@@ -132,12 +134,6 @@ enum OwnGIL {
         }
     }
 
-    /// Runs `body` (which enters a loader of the shared GIL) after giving up the own GIL
-    /// the thread holds, and takes it back afterwards (rule 1).
-    static func leavingOwnGIL<R>(_ thread: ThreadRecord, _ body: () throws -> R) throws -> R {
-        try thread.suspendingGIL(body)
-    }
-
     // MARK: Values across GILs (rule 2)
 
     /// A copy, in the current interpreter, of `pointer`, an object of `source` (which has
@@ -148,9 +144,10 @@ enum OwnGIL {
             defer { Py_DecRef(pickled) }
             return bytesContent(pickled)
         }
-        guard let bytes = makeBytes(data) else { throw PendingPythonException() }
+        let destination = pyl_CurrentThreadState().flatMap { Loader.registry.loader(interpreter: $0.pointee.interp) } ?? source
+        guard let bytes = makeBytes(data) else { throw PythonError.fetch(in: destination) }
         defer { Py_DecRef(bytes) }
-        guard let copy = pickle("loads", bytes) else { throw PendingPythonException() }
+        guard let copy = pickle("loads", bytes) else { throw PythonError.fetch(in: destination) }
         return copy
     }
 
@@ -207,35 +204,36 @@ enum OwnGIL {
 
     // MARK: Closing and thread exit
 
-    /// `close()` of an own-GIL loader (it has no children).
+    /// `close()` of an own-GIL loader (it has no children). Returns no leaks: no other
+    /// loader can hold its objects (rule 2).
     static func close(_ loader: Loader) throws -> [LoaderLeak] {
         let thread = ThreadRecord.current
         if let state = thread.states[loader.id], state.depth > 0 {
             throw LoaderError.closingFromInside(loader: loader.name, caller: loader.name)
         }
-        guard loader.lifecycle != .closed else { return [] }
         try thread.suspendingGIL {
-            guard loader.countEntry() else { return }   // closed meanwhile
-            var counted = true
-            defer { if counted { loader.uncountEntry() } }
+            // Rule 3: closing only when no thread is inside or on its way in; from here on
+            // every entry is refused, so this thread is the only one to take the GIL.
+            switch loader.beginClosingOwnGIL() {
+            case .closed: return
+            case .busy: throw LoaderError.busy(loader: loader.name, reason: "code is running in '\(loader.name)' on another thread")
+            case .closing: break
+            }
             let tstate: ThreadStatePointer
             if let existing = thread.states[loader.id]?.tstate {
                 tstate = existing
+                PyEval_RestoreThread(tstate)
             } else {
-                guard let made = PyThreadState_New(loader.interpreter) else { throw LoaderError.runtime("out of memory") }
+                // PyThreadState_New needs no GIL; the list it joins is guarded by the loader's.
+                guard let made = PyThreadState_New(loader.interpreter) else {
+                    loader.lifecycle = .open
+                    throw LoaderError.runtime("out of memory")
+                }
                 tstate = made
                 let state = LoaderThreadState(thread: thread, loader: loader, tstate: made)
                 thread.states[loader.id] = state
                 PyEval_RestoreThread(made)
                 loader.threadStates.append(state)
-                PyEval_SaveThread()
-            }
-            PyEval_RestoreThread(tstate)
-            // Rule 3: only this thread is inside or on its way in; nobody may enter after.
-            if let reason = loader.beginClosingOwnGIL(otherThreadsRunning: loader.threadStates.contains {
-                $0.thread !== thread && $0.depth > 0 }) {
-                PyEval_SaveThread()
-                throw LoaderError.busy(loader: loader.name, reason: reason)
             }
             var alive = InterpreterSetup.joinThreads(in: loader, timeout: Loader.threadJoinTimeout)
             if alive == 0 {
@@ -265,28 +263,33 @@ enum OwnGIL {
             loader.threadStates.removeAll()
             Py_EndInterpreter(tstate)   // leaves no thread state current; the GIL is gone
             thread.states[loader.id] = nil
-            loader.uncountEntry()
-            counted = false
             loader.markClosed()
         }
         return []
     }
 
-    /// An ending thread's thread state in an own-GIL loader: deleted under that GIL
-    /// (the initial one parked, as for shared-GIL loaders). PRECONDITION: the thread holds no GIL.
+    /// An ending thread's thread state in an own-GIL loader. The thread does not wait for
+    /// the loader's GIL (a thread ending must not hold up a close, nor wait behind one): the
+    /// next thread that takes it deletes the state (`deleteEnded`), or `close()` does.
+    /// PRECONDITION: the thread holds no GIL.
     static func threadEnded(_ state: LoaderThreadState) {
-        let loader = state.loader
-        guard let tstate = state.tstate, loader.countEntry() else { return }   // closing: close() deletes it
-        defer { loader.uncountEntry() }
-        PyEval_RestoreThread(tstate)
-        loader.forget(state)
-        PyThreadState_Clear(tstate)
-        if loader.parksInitialThreadState(tstate) {
-            PyEval_SaveThread()
-        } else {
-            PyThreadState_DeleteCurrent()
+        guard state.tstate != nil else { return }
+        state.loader.abandon(state)
+    }
+
+    /// Deletes thread states of ended threads (the interpreter's initial one is parked,
+    /// as for shared-GIL loaders). PRECONDITION: the loader's GIL is held.
+    private static func deleteEnded(_ states: [LoaderThreadState], of loader: Loader) {
+        let current = pyl_CurrentThreadState()
+        for state in states {
+            guard let tstate = state.tstate else { continue }
+            loader.forget(state)
+            PyThreadState_Swap(tstate)   // PyThreadState_Clear wants it current; same GIL
+            PyThreadState_Clear(tstate)
+            PyThreadState_Swap(current)
+            if !loader.parksInitialThreadState(tstate) { PyThreadState_Delete(tstate) }
+            state.tstate = nil
         }
-        state.tstate = nil
     }
 }
 

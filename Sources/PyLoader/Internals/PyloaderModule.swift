@@ -309,8 +309,10 @@ func setPythonException(for error: Error, module: PyObjectPointer? = nil) {
         }
         PyErr_SetString(type, error.description)
     case let error as PythonError:
+        // The exception object itself only where the caller runs under the same GIL.
         if let exception = error.exception, let pointer = exception.pointer,
-           exception.loader.interpreter == pyl_CurrentThreadState()?.pointee.interp || !exception.loader.ownsGIL {
+           exception.loader.interpreter == pyl_CurrentThreadState()?.pointee.interp
+            || (!exception.loader.ownsGIL && ThreadRecord.current.ownGILDepth == 0) {
             PyErr_SetObject(UnsafeMutableRawPointer(pyl_TypeOf(pointer)).assumingMemoryBound(to: PyObject.self), pointer)
         } else if let builtins = PyEval_GetBuiltins(), let type = PyDict_GetItemString(builtins, error.typeName),
                   pyl_IsType(type) != 0, PyObject_IsSubclass(type, pyl_ExcBaseException()) == 1 {
