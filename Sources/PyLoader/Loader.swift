@@ -393,6 +393,11 @@ public final class Loader: @unchecked Sendable {
             }
         }
         for loader in loaders {
+            // Another close is under way (it gives the GIL up while it joins threads, and on
+            // 3.13 at every swap): this one must neither end its loaders nor, refused, reopen them.
+            if loader.lifecycleHoldingGIL == .closing {
+                throw LoaderError.busy(loader: name, reason: "'\(loader.name)' is being closed on another thread")
+            }
             if loader.threadStates.contains(where: { $0.thread !== thread && $0.depth > 0 }) {
                 throw LoaderError.busy(loader: name, reason: "code is running in '\(loader.name)' on another thread")
             }

@@ -81,6 +81,7 @@ extension SplitMix64 {
         case 54..<78: return .crossCall
         case 78..<83: return .pythonThread
         case 83..<88: return .shortLivedThread
+        case 88..<93: return GIL.isOwnAvailable ? .ownGIL : .call   // own GILs: CPython 3.12+
         default: return .close
         }
     }
@@ -88,7 +89,7 @@ extension SplitMix64 {
 
 /// The loaders of a stress run and what each must see; every mutation under `lock`.
 final class StressModel: @unchecked Sendable {
-    enum Operation: String { case create, importAndCheck, call, crossCall, pythonThread, shortLivedThread, close }
+    enum Operation: String { case create, importAndCheck, call, crossCall, pythonThread, shortLivedThread, ownGIL, close }
 
     final class Node {
         let loader: Loader
@@ -126,6 +127,9 @@ final class StressModel: @unchecked Sendable {
     private(set) var created = 0
     private(set) var closed = 0
     private(set) var raced = 0
+    /// Own-GIL loaders (CPython 3.12+), replaced now and then; every one made, for the end.
+    private var ownLoaders: [Loader] = []
+    private var ownMade: [Loader] = []
     var total: Int { lock.withLock { counts.values.reduce(0, +) } }
     var liveCount: Int { lock.withLock { nodes.filter { !$0.closed }.count } }
     var everyLoader: [Loader] { lock.withLock { nodes.map(\.loader) } }
@@ -147,6 +151,10 @@ final class StressModel: @unchecked Sendable {
                 hostNode.children.append(node)
                 nodes.append(node)
             }
+        }
+        if GIL.isOwnAvailable {
+            ownLoaders = try (0..<3).map { try root.child(uniqueName("stress-own\($0)"), gil: .own) }
+            ownMade = ownLoaders
         }
     }
 
@@ -176,6 +184,7 @@ final class StressModel: @unchecked Sendable {
         case .crossCall: crossCall(&random)
         case .pythonThread: pythonThread(&random)
         case .shortLivedThread: shortLivedThread(&random)
+        case .ownGIL: ownGIL(&random)
         case .close: close(&random)
         }
     }
@@ -301,6 +310,40 @@ final class StressModel: @unchecked Sendable {
         done.wait()
     }
 
+    /// An own-GIL loader: computes under its own GIL, takes a value of a shared-GIL loader by
+    /// copy, or is closed and replaced (racing the other threads' entries). Allowed errors:
+    /// `.closed` for a loader just replaced, `.busy` for a close that other entries held up.
+    private func ownGIL(_ random: inout SplitMix64) {
+        let index = random.below(3)
+        let loader = lock.withLock { ownLoaders[index] }
+        let n = random.below(1000)
+        let source = randomNode(&random)
+        do {
+            if random.below(10) == 0 {
+                try loader.close()
+                let fresh = try Loader.root.child(uniqueName("stress-own\(index)"), gil: .own)
+                lock.withLock {
+                    ownMade.append(fresh)
+                    if ownLoaders[index] === loader { ownLoaders[index] = fresh }
+                }
+                return
+            }
+            let sum = try Int(python: try loader.eval("sum(range(\(n)))"))
+            if sum != (0..<n).reduce(0, +) { violation("\(loader.name) computed \(sum) for sum(range(\(n)))") }
+            if let source, let list = try? source.loader.eval("list(range(\(n % 10)))") {
+                let length = try Int(python: try loader.eval("len").call([list]))
+                if length != n % 10 { violation("\(loader.name) got a copy of length \(length), expected \(n % 10)") }
+            }
+        } catch LoaderError.closed(let name) where name == loader.name
+                    || lock.withLock({ nodes.contains { ($0.closing || $0.closed) && $0.loader.name == name } }) {
+            lock.withLock { self.raced += 1 }   // this loader was replaced, or the value's loader closed
+        } catch LoaderError.busy {
+            lock.withLock { self.raced += 1 }
+        } catch {
+            violation("own-GIL loader \(loader.name): \(error)")
+        }
+    }
+
     private func close(_ random: inout SplitMix64) {
         // Mostly dynamic leaves; now and then a whole plugin subtree's dynamic part.
         guard let node = randomNode(&random, where: { $0.dynamic && !$0.closing }) else { return }
@@ -362,6 +405,7 @@ final class StressModel: @unchecked Sendable {
     func closeEverything() throws {
         let hosts = lock.withLock { nodes.filter { $0.host == nil } }
         for host in hosts { try host.loader.close() }
+        for loader in lock.withLock({ ownMade }) { try loader.close() }
         lock.withLock {
             hostAPI.removeAll()
             nodes.forEach { $0.closed = true }
