@@ -416,6 +416,30 @@ final class FaultMatrixTests: LoaderTestCase {
         try assertHealthy()
     }
 
+    /// A loader that closes after the caller found it (here: its own atexit handler, run
+    /// by close()) is still a LoaderClosedError, not the ImportError of an import into a
+    /// closed loader (3.13's stress run saw that when a close raced `pyloader.get(...).eval`).
+    func testPyloaderCallsIntoALoaderThatIsClosingRaiseLoaderClosedError() throws {
+        let loader = try makeChild("closing")
+        try bystander.exec("seen = []")
+        try loader.exec("""
+            import atexit, pyloader
+            def probe(this=pyloader.get('\(loader.name)'), seen=pyloader.get('\(bystander.name)').eval('seen')):
+                for call in (lambda: this.eval('1'), lambda: this.exec('pass'),
+                             lambda: this.import_module('json')):
+                    try:
+                        call()
+                        seen.append('no error')
+                    except Exception as e:
+                        seen.append(f'{type(e).__name__}: {e}')
+            atexit.register(probe)
+            """)
+        try loader.close()
+        let seen = try [String](python: try bystander.eval("seen"))
+        XCTAssertEqual(seen, Array(repeating: "LoaderClosedError: loader '\(loader.name)' is closed", count: 3))
+        try assertHealthy()
+    }
+
     /// After its loader closed, a function still held by another loader is a zombie:
     /// CPython cleared the interpreter's modules and builtins. Calling it must raise
     /// a Python exception in the caller, never crash.

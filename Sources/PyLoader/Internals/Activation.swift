@@ -93,10 +93,15 @@ extension Loader {
     /// Runs `body` (which returns a new reference, or nil with an exception set) in
     /// this loader and hands the result, or the very same exception object, to the
     /// caller's thread state: each thread state has its own error slot, so a
-    /// pending exception must be moved across the swap.
+    /// pending exception must be moved across the swap. When the loader is closed or
+    /// closes before the call enters it, the caller gets `pyloader.LoaderClosedError` of
+    /// `pyloaderModule` (a `pyloader` call) or, without one, `ImportError` (an import).
     /// PRECONDITION: the GIL is held (the caller is Python code).
-    func callMovingException(_ body: () -> PyObjectPointer?) -> PyObjectPointer? {
-        if ownsGIL || ThreadRecord.current.ownGILDepth > 0 { return OwnGIL.callCopying(self, body) }
+    func callMovingException(closedErrorOf pyloaderModule: PyObjectPointer? = nil,
+                             _ body: () -> PyObjectPointer?) -> PyObjectPointer? {
+        if ownsGIL || ThreadRecord.current.ownGILDepth > 0 {
+            return OwnGIL.callCopying(self, closedErrorOf: pyloaderModule, body)
+        }
         var type: PyObjectPointer?, value: PyObjectPointer?, traceback: PyObjectPointer?
         let result: PyObjectPointer?
         do {
@@ -106,7 +111,7 @@ extension Loader {
                 return result
             }
         } catch {
-            setPythonException(for: error)
+            setPythonException(for: error, module: pyloaderModule)
             return nil
         }
         if result == nil {

@@ -36,8 +36,9 @@ enum Metadata {
     /// `name` is nil) as `loader` sees them: run in `loader`, so its own finders and
     /// its own delegation answer. Nil with the exception set in the caller's thread state.
     /// PRECONDITION: the GIL is held.
-    static func distributions(named name: String?, in loader: Loader) -> PyObjectPointer? {
-        loader.callMovingException {
+    static func distributions(named name: String?, in loader: Loader,
+                              closedErrorOf pyloaderModule: PyObjectPointer?) -> PyObjectPointer? {
+        loader.callMovingException(closedErrorOf: pyloaderModule) {
             guard let module = Resolver.importInCurrentInterpreter("importlib.metadata") else { return nil }
             defer { Py_DecRef(module) }
             guard let function = PyObject_GetAttrString(module, "distributions") else { return nil }

@@ -154,7 +154,8 @@ enum OwnGIL {
     /// `body`'s result (a new reference, or nil with an exception set), computed in
     /// `loader` and copied into the caller's interpreter, which has another GIL; an
     /// exception crosses by name and message (rule 2). PRECONDITION: the caller is Python code.
-    static func callCopying(_ loader: Loader, _ body: () -> PyObjectPointer?) -> PyObjectPointer? {
+    static func callCopying(_ loader: Loader, closedErrorOf pyloaderModule: PyObjectPointer?,
+                            _ body: () -> PyObjectPointer?) -> PyObjectPointer? {
         do {
             let data: [UInt8] = try loader.withActivated {
                 guard let result = body() else { throw PythonError.fetch(in: loader) }
@@ -167,7 +168,7 @@ enum OwnGIL {
             defer { Py_DecRef(bytes) }
             return pickle("loads", bytes)
         } catch {
-            setPythonException(for: error)
+            setPythonException(for: error, module: pyloaderModule)
             return nil
         }
     }

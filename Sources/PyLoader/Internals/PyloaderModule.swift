@@ -41,7 +41,7 @@ enum PyloaderModule {
             ("_core_exec", { module, args in PyloaderModule.adapt(module, args, count: 2) { a in
                 let loader = try PyloaderModule.loaderArg(a[0], module)
                 let source = try PyloaderModule.string(a[1], "source")
-                return loader.callMovingException {
+                return loader.callMovingException(closedErrorOf: module) {
                     guard let globals = try? loader.mainNamespace() else { return nil }
                     guard let result = PyRun_StringFlags(source, Py_file_input, globals, globals, nil) else { return nil }
                     Py_DecRef(result)
@@ -51,7 +51,7 @@ enum PyloaderModule {
             ("_core_eval", { module, args in PyloaderModule.adapt(module, args, count: 2) { a in
                 let loader = try PyloaderModule.loaderArg(a[0], module)
                 let source = try PyloaderModule.string(a[1], "expression")
-                return loader.callMovingException {
+                return loader.callMovingException(closedErrorOf: module) {
                     guard let globals = try? loader.mainNamespace() else { return nil }
                     return PyRun_StringFlags(source, Py_eval_input, globals, globals, nil)
                 }
@@ -59,7 +59,7 @@ enum PyloaderModule {
             ("_core_import", { module, args in PyloaderModule.adapt(module, args, count: 2) { a in
                 let loader = try PyloaderModule.loaderArg(a[0], module)
                 let name = try PyloaderModule.string(a[1], "name")
-                return loader.callMovingException {
+                return loader.callMovingException(closedErrorOf: module) {
                     CrossLoaderImports.importWaitingForOthers(name, in: loader)
                 }
             } }),
@@ -134,7 +134,8 @@ enum PyloaderModule {
             } }),
             ("_core_distributions", { module, args in PyloaderModule.adapt(module, args, count: 2) { a in
                 let name = a[1] == pyl_None() ? nil : try PyloaderModule.string(a[1], "name")
-                return Metadata.distributions(named: name, in: try PyloaderModule.loaderArg(a[0], module))
+                return Metadata.distributions(named: name, in: try PyloaderModule.loaderArg(a[0], module),
+                                             closedErrorOf: module)
             } }),
         ]
         let methods = UnsafeMutablePointer<PyMethodDef>.allocate(capacity: table.count + 1)
