@@ -5,24 +5,37 @@ import PyLoader
 import Glibc
 #endif
 
-/// `pyloader test`: unittest tests, each test module (or each test) in a fresh child loader.
+/// `pyloader test`: unittest or pytest suites, each module or test in a fresh child loader.
 struct TestCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "test",
-        abstract: "Run unittest tests (test*.py under each PATH), each module or test in a fresh child of --in.",
+        abstract: "Run unittest or pytest tests, each test module or test in a fresh child of --in.",
         discussion: """
-            Each fresh loader has the discovery's top-level folder (PATH) and --in's own paths as \
-            its own paths and looks there first (child-first), so test modules, their helpers and \
-            the code under test load fresh every time, with the same standard library as the \
-            tests; what --in takes from its own parents is delegated as usual, and unittest, \
-            traceback and logging come from --in. The loader is closed afterwards. \
-            The last line is "N passed, N failed" (", N skipped" when any). Exit status 0 only \
-            when nothing failed; a test module that cannot be imported counts as failed.
+            The runner is pytest when the suite looks like a pytest suite (a conftest.py, a \
+            pytest.ini, [tool.pytest.ini_options] in pyproject.toml, [tool:pytest] in setup.cfg, \
+            [pytest] in tox.ini, or test functions outside classes) and pytest is importable from \
+            --in; else unittest. --runner chooses. Arguments after -- go to pytest unchanged.
+
+            unittest: discovers test*.py under each PATH. Each fresh loader has PATH and --in's own \
+            paths as its own paths and looks there first (child-first), so test modules, their \
+            helpers and the code under test load fresh every time; unittest, traceback and logging \
+            come from --in. The last line is "N passed, N failed" (", N skipped" when any). Exit \
+            status 0 only when nothing failed; a test module that cannot be imported counts as failed.
+
+            pytest: PATHs are pytest's (none: its testpaths or the current folder). Each fresh \
+            loader imports pytest, the conftest.py files, the tests and the code under test anew \
+            from --in's paths; one report, pytest's, with pytest's exit status (0, 1 failures, 2 \
+            interrupted, 4 usage error, 5 no tests). Session-scoped fixtures are set up once per \
+            fresh loader.
             """
     )
 
     enum Isolation: String, ExpressibleByArgument, CaseIterable {
         case module, test
+    }
+
+    enum Runner: String, ExpressibleByArgument, CaseIterable {
+        case auto, pytest, unittest
     }
 
     @OptionGroup var tree: TreeOptions
@@ -33,15 +46,61 @@ struct TestCommand: ParsableCommand {
     @Option(help: "A fresh loader per test module (module) or per test (test).")
     var isolate: Isolation = .module
 
-    @Argument(help: "Folders to discover test*.py files in (like `python -m unittest discover -s PATH`), or test files.")
-    var paths: [String]
+    @Option(help: "The test runner: pytest, unittest, or auto (pytest for a pytest suite).")
+    var runner: Runner = .auto
+
+    @Argument(help: """
+        Folders or test files (unittest: discovers test*.py in each, as `python -m unittest \
+        discover -s PATH`); after --, arguments for pytest (-k, -m, -x, -q, -v, --junitxml FILE, ...).
+        """)
+    var arguments: [String] = []
+
+    /// The arguments before `--`.
+    var paths: [String] { Array(arguments.dropLast(pytestArguments.count)) }
+
+    /// The arguments after the first `--` (ArgumentParser appends them to `arguments`, in order).
+    var pytestArguments: [String] {
+        guard let terminator = CommandLine.arguments.firstIndex(of: "--") else { return [] }
+        let tail = CommandLine.arguments[(terminator + 1)...]
+        return arguments.count >= tail.count && arguments.suffix(tail.count).elementsEqual(tail) ? Array(tail) : []
+    }
 
     func run() throws {
+        for path in paths where TestDiscovery.fileKind(absolutePath(path)) == .missing && runner != .pytest {
+            // pytest reports a missing path itself (its usage error, status 4).
+            throw UsageError("\(path): no such folder or file")
+        }
+        let wantsPytest: Bool
+        switch runner {
+        case .auto: wantsPytest = PytestDetection.looksLikePytest(paths.isEmpty ? [currentDirectory()] : paths.map(absolutePath))
+        case .pytest: wantsPytest = true
+        case .unittest: wantsPytest = false
+        }
+        guard wantsPytest else { return try runUnittest() }
+        // The report lists leaks in its own section; the log line would repeat it.
+        if !ImportTrace.isEnabled { ImportTrace.logger.logLevel = .error }
+        let parent = try tree.makeTree(writeBytecode: false).loader(named: loaderName)
+        if runner == .auto, try !PytestSession.canImportPytest(from: parent) {
+            // A pytest-looking suite without pytest: unittest runs its TestCase classes.
+            printError("pyloader test: the suite looks like a pytest suite, but pytest is not importable from "
+                       + "loader '\(parent.name)'; running it with unittest (--runner pytest insists on pytest)")
+            return try runUnittest(in: parent)
+        }
+        let status = try PytestSession.run(in: parent, isolation: isolate, arguments: paths + pytestArguments)
+        if status != 0 { throw ExitCode(status) }
+    }
+
+    /// - Parameter madeParent: `--in`, when the tree is made already.
+    private func runUnittest(in madeParent: Loader? = nil) throws {
+        guard !paths.isEmpty else { throw UsageError("the unittest runner needs at least one PATH") }
+        guard pytestArguments.isEmpty else {
+            throw UsageError("arguments after -- are for pytest; the unittest runner takes none")
+        }
         // Check the paths before starting anything: a typo is a usage error.
         let plans = try paths.map(TestDiscovery.plan)
         // The report lists leaks under their test module; the log line would repeat it.
         if !ImportTrace.isEnabled { ImportTrace.logger.logLevel = .error }
-        let parent = try tree.makeTree(writeBytecode: false).loader(named: loaderName)
+        let parent = try madeParent ?? tree.makeTree(writeBytecode: false).loader(named: loaderName)
         let session = TestSession(parent: parent, isolation: isolate, showsProgress: isatty(STDOUT_FILENO) != 0)
         // The first Ctrl-C stops the run after the current test; a second one at once.
         GracefulStop.defersFirstInterrupt = true

@@ -1,0 +1,1 @@
+# Marks this folder as a pytest suite (pyloader test's runner detection).

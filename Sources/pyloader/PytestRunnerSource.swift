@@ -1,0 +1,413 @@
+/// The Python halves of `pyloader test` with pytest (`PytestSession`): a controller that
+/// runs one pytest session in a loader of its own, and a worker that runs pytest in each
+/// fresh loader and sends the outcomes back as JSON texts. Both are executed as written
+/// (not installed from files); their docstrings say what each does.
+enum PytestRunnerSource {
+    static let controllerModuleName = "_pyloader_pytest_controller"
+    static let controllerFileName = "<pyloader pytest controller>"
+
+    static let controller = #"""
+"""The controller half of `pyloader test --runner pytest`: one pytest session whose tests
+run in fresh loaders.
+
+It runs in a loader of its own (a child of --in, closed after the run) and calls
+`pytest.main` with the user's arguments and one plugin, which
+- lists the run's tests in a fresh loader (so no test module is imported into a loader
+  that outlives the run; conftest.py files next to the rootdir are, as pytest loads them
+  to read their options),
+- runs each test module (--isolate module) or each test (--isolate test) in a fresh child
+  of --in that imports pytest, the conftests and the code under test anew,
+- feeds every report those loaders send back to this session's own hooks, as
+  pytest-xdist's controller does: the terminal report, -x, --junitxml and the exit status
+  are pytest's own.
+"""
+import json
+import sys
+import time
+import warnings
+
+import pyloader
+import pytest
+from _pytest.reports import CollectReport
+
+
+class _Placeholder(pytest.Item):
+    """A test listed in another loader: counted here, run there."""
+
+    def runtest(self):
+        raise RuntimeError("a placeholder is never run")
+
+
+class PyloaderController:
+    THREAD_GRACE = 5.0
+
+    def __init__(self, parent_name, isolation, arguments, worker_source, pycache_prefix):
+        self.parent_name = parent_name
+        self.isolation = isolation
+        self.arguments = list(arguments)
+        self.worker_source = worker_source
+        self.pycache_prefix = pycache_prefix
+        self.config = None
+        self.units = []            # collection arguments, in run order
+        self.loaders_made = 0
+        self.left_open = []        # (unit, reason)
+        self.leaks = []            # (unit, text)
+        self.interrupted = False
+        self.handler_error = None
+
+    # -- fresh loaders --------------------------------------------------------------
+
+    def _fresh_loader(self):
+        parent = pyloader.get(self.parent_name)
+        while True:
+            self.loaders_made += 1
+            name = f"pytest-{self.loaders_made}"
+            try:
+                pyloader.get(name)
+            except KeyError:
+                break
+        # Child-first over --in's own paths: pytest, the conftests, the tests and the code
+        # under test are all imported anew; what --in takes from its parents is delegated.
+        return parent.child(name, paths=parent.paths, delegation="child-first")
+
+    def _in_fresh_loader(self, mode, target, label):
+        """Runs the worker in a fresh loader; [status, captured stderr]."""
+        loader = self._fresh_loader()
+        try:
+            loader.exec(self.worker_source)
+            namespace = loader.eval("globals()")
+            namespace["_pyloader_call"] = (self.arguments, mode, target, self._receive, self.pycache_prefix)
+            del namespace
+            loader.exec("_pyloader_result = _pyloader_pytest_run(*_pyloader_call)\ndel _pyloader_call")
+            status, captured = loader.eval("_pyloader_result")
+            return [int(status), str(captured)]
+        finally:
+            self._close(loader, label)
+            if self.handler_error is not None:
+                error, self.handler_error = self.handler_error, None
+                raise error
+
+    def _close(self, loader, label):
+        deadline = time.monotonic() + self.THREAD_GRACE
+        while True:
+            try:
+                with warnings.catch_warnings(record=True) as caught:
+                    warnings.simplefilter("always", pyloader.LoaderLeakWarning)
+                    loader.close()
+            except RuntimeError as error:
+                if "thread" not in str(error):
+                    raise
+                if time.monotonic() < deadline:
+                    time.sleep(0.05)
+                    continue
+                # Threads the tests left running: the loader stays open until the process ends.
+                self.left_open.append((label, str(error)))
+                return
+            self.leaks += [(label, str(w.message)) for w in caught
+                           if issubclass(w.category, pyloader.LoaderLeakWarning)]
+            return
+
+    # -- events from the workers ----------------------------------------------------
+
+    def _receive(self, text):
+        try:
+            self._handle(json.loads(text))
+        except BaseException as error:   # noqa: BLE001 - raised again in this loader
+            if self.handler_error is None:
+                self.handler_error = error
+        finally:
+            sys.stdout.flush()
+
+    def _report(self, data):
+        # JSON has no tuples: a skip's longrepr (path, line, reason) and a location are ones.
+        for key in ("longrepr", "location"):
+            if isinstance(data.get(key), list):
+                data[key] = tuple(data[key])
+        return self.config.hook.pytest_report_from_serializable(config=self.config, data=data)
+
+    def _handle(self, event):
+        kind, hook = event[0], self.config.hook
+        if kind == "logstart":
+            hook.pytest_runtest_logstart(nodeid=event[1], location=tuple(event[2]))
+        elif kind == "logreport":
+            hook.pytest_runtest_logreport(report=self._report(event[1]))
+        elif kind == "logfinish":
+            hook.pytest_runtest_logfinish(nodeid=event[1], location=tuple(event[2]))
+        elif kind == "collectreport":
+            self.collect_reports.append(self._report(event[1]))
+        elif kind == "items":
+            self.items = event[1]
+        elif kind == "deselected":
+            self.deselected += event[1]
+        elif kind == "warning":
+            data = event[1]
+            category = _warning_category(*data["category"])
+            message = warnings.WarningMessage(category(data["message"]), category, data["filename"], data["lineno"])
+            # A historic hook (plugins registered later see it too), as pytest-xdist calls it.
+            hook.pytest_warning_recorded.call_historic(kwargs=dict(
+                warning_message=message, when=data["when"], nodeid=data["nodeid"],
+                location=None if data["location"] is None else tuple(data["location"])))
+        elif kind == "usage_error":
+            self.usage_error = event[1]
+        elif kind == "interrupted":
+            self.interrupted = True
+        elif kind == "internal_error":
+            self.internal_errors.append(event[1])
+
+    # -- the session ----------------------------------------------------------------
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_cmdline_main(self, config):
+        self.config = config
+        if config.option.collectonly or config.option.showfixtures or config.option.show_fixtures_per_test:
+            # pytest's own output, from one fresh loader: nothing runs, nothing to merge.
+            loader = self._fresh_loader()
+            try:
+                loader.exec(self.worker_source)
+                namespace = loader.eval("globals()")
+                namespace["_pyloader_call"] = (self.arguments,)
+                del namespace
+                loader.exec("import pytest\n_pyloader_result = int(pytest.main(list(_pyloader_call[0])))\n"
+                            "del _pyloader_call")
+                return int(loader.eval("_pyloader_result"))
+            finally:
+                self._close(loader, "collection")
+        return None
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_collection(self, session):
+        self.collect_reports, self.items, self.deselected = [], [], []
+        self.usage_error, self.internal_errors = None, []
+        status, captured = self._in_fresh_loader("list", None, "collection")
+        if self.usage_error is not None:
+            raise pytest.UsageError(*self.usage_error)
+        if self.interrupted:
+            raise KeyboardInterrupt
+        if status not in (0, 1, 2, 5) or self.internal_errors:
+            detail = "\n".join(self.internal_errors) or captured or f"pytest exited with status {status}"
+            self.collect_reports.append(CollectReport("", "failed", f"collecting the tests failed:\n{detail}", []))
+        hook = self.config.hook
+        for report in self.collect_reports:
+            hook.pytest_collectreport(report=report)
+        placeholders = [_Placeholder.from_parent(session, name=nodeid, nodeid=nodeid) for _, nodeid in self.items]
+        deselected = [_Placeholder.from_parent(session, name=nodeid, nodeid=nodeid) for nodeid in self.deselected]
+        # Counted as pytest counts them: collected (deselected included), then deselected.
+        hook.pytest_collectreport(report=CollectReport("", "passed", None, placeholders + deselected))
+        if deselected:
+            hook.pytest_deselected(items=deselected)
+        session.items = placeholders
+        session.testscollected = len(placeholders)
+        # The units: one per test file (in the order listed), or one per test.
+        if self.isolation == "module":
+            seen = {}
+            for path, _ in self.items:
+                seen.setdefault(path, None)
+            self.units = list(seen)
+        else:
+            self.units = [path + nodeid[len(nodeid.split("::")[0]):] for path, nodeid in self.items]
+        hook.pytest_collection_finish(session=session)
+        return True
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtestloop(self, session):
+        if session.testsfailed and not session.config.option.continue_on_collection_errors:
+            raise session.Interrupted(
+                f"{session.testsfailed} error{'s' if session.testsfailed != 1 else ''} during collection")
+        for unit in self.units:
+            self.usage_error, self.internal_errors, self.collect_reports = None, [], []
+            status, _ = self._in_fresh_loader("run", unit, unit)
+            for report in self.collect_reports:
+                self.config.hook.pytest_collectreport(report=report)
+            if self.interrupted:
+                raise KeyboardInterrupt
+            if self.internal_errors or status not in (0, 1, 2, 5):
+                detail = "\n".join(self.internal_errors) or f"pytest exited with status {status}"
+                self.config.hook.pytest_collectreport(
+                    report=CollectReport(unit, "failed", f"running {unit} failed:\n{detail}", []))
+            if session.shouldfail:
+                raise session.Failed(session.shouldfail)
+            if session.shouldstop:
+                raise session.Interrupted(session.shouldstop)
+        return True
+
+    def pytest_terminal_summary(self, terminalreporter):
+        if not self.leaks and not self.left_open:
+            return
+        terminalreporter.section("pyloader")
+        for unit, reason in self.left_open:
+            terminalreporter.line(f"{unit}: left open, threads its tests started still ran after "
+                                  f"{self.THREAD_GRACE:.0f} s: {reason}")
+        for unit, text in self.leaks:
+            terminalreporter.line(f"{unit}: a reference outlived its loader: {text}")
+
+
+def _warning_category(module, qualname):
+    import builtins
+    import importlib
+    try:
+        value = builtins if module == "builtins" else importlib.import_module(module)
+        for part in qualname.split("."):
+            value = getattr(value, part)
+        if isinstance(value, type) and issubclass(value, Warning):
+            return value
+    except Exception:   # noqa: BLE001 - a category this loader cannot import
+        pass
+    return UserWarning
+
+
+def main(arguments, parent_name, isolation, worker_source, pycache_prefix):
+    # As under `python -m pytest`: usage messages say "pytest".
+    sys.argv = ["pytest", *arguments]
+    controller = PyloaderController(parent_name, isolation, arguments, worker_source, pycache_prefix)
+    return int(pytest.main(list(arguments), plugins=[controller]))
+"""#
+
+    static let worker = #"""
+"""The worker half of `pyloader test --runner pytest`: runs pytest inside one fresh loader.
+
+Executed in the fresh loader's __main__ (by the controller, through Loader.exec), it
+defines one function, `_pyloader_pytest_run`, which runs `pytest.main` with the user's
+arguments and hands every outcome to the controller as a JSON text: nothing of this
+loader outlives it. Modes:
+
+- "list": collect only (every test module of the run imported here, in a loader closed
+  afterwards); sends the items, the deselected ids and the collection errors.
+- "run": collect and run one collection argument (a test module's path, or one test's
+  id); sends each test's start, reports and finish, and the warnings.
+
+Like a pytest-xdist worker (`config.workerinput` is set, so junitxml, the cache and other
+plugins leave the run's files to the controller), its own terminal output is dropped: the
+controller prints the one report.
+"""
+import importlib.machinery
+import io
+import json
+import sys
+
+import pytest
+from _pytest.config import create_terminal_writer
+
+# Bound now: a test may replace json.dumps in this loader.
+_dumps = json.dumps
+
+
+class _PyloaderWorker:
+    def __init__(self, mode, target, emit):
+        self.mode = mode
+        self.target = target
+        self.emit = emit
+        self.config = None
+
+    def send(self, *event):
+        # What the tests printed (-s) reaches the terminal before the controller's next line.
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except Exception:   # noqa: BLE001 - a test may have closed or replaced it
+                pass
+        self.emit(_dumps(event, default=repr))
+
+    def serialize(self, report):
+        return self.config.hook.pytest_report_to_serializable(config=self.config, report=report)
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_cmdline_main(self, config):
+        self.config = config
+        # pytest-xdist's mark of a worker: plugins that write the run's files (junitxml,
+        # the last-failed cache, stepwise) leave them to the controller.
+        config.workerinput = {"workerid": "pyloader", "workercount": 1, "testrunuid": "pyloader"}
+        config.workeroutput = {}
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_configure(self, config):
+        reporter = config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter._tw = create_terminal_writer(config, io.StringIO())
+        if self.target is not None:
+            config.args = [self.target]
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_collection(self, session):
+        try:
+            return (yield)
+        except pytest.UsageError as error:   # a path that does not exist, for one
+            self.send("usage_error", [str(arg) for arg in error.args])
+            raise
+
+    def pytest_collectreport(self, report):
+        if not report.passed:
+            self.send("collectreport", self.serialize(report))
+
+    def pytest_deselected(self, items):
+        if self.mode == "list":
+            self.send("deselected", [item.nodeid for item in items])
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_collection_finish(self, session):
+        if self.mode == "list":
+            self.send("items", [[str(item.path), item.nodeid] for item in session.items])
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtestloop(self, session):
+        if self.mode == "list":
+            return True
+        return None
+
+    def pytest_runtest_logstart(self, nodeid, location):
+        self.send("logstart", nodeid, location)
+
+    def pytest_runtest_logreport(self, report):
+        self.send("logreport", self.serialize(report))
+
+    def pytest_runtest_logfinish(self, nodeid, location):
+        self.send("logfinish", nodeid, location)
+
+    def pytest_warning_recorded(self, warning_message, when, nodeid, location):
+        category = warning_message.category
+        self.send("warning", {
+            "message": str(warning_message.message),
+            "category": [category.__module__, category.__qualname__],
+            "filename": warning_message.filename, "lineno": warning_message.lineno,
+            "when": when, "nodeid": nodeid, "location": location,
+        })
+
+    def pytest_keyboard_interrupt(self, excinfo):
+        self.send("interrupted")
+
+    def pytest_internalerror(self, excrepr, excinfo):
+        self.send("internal_error", str(excrepr))
+
+
+def _pyloader_pytest_run(arguments, mode, target, emit, pycache_prefix):
+    """pytest.main(arguments) in this loader; its exit status, and (list mode) what it
+    wrote to stderr."""
+    # Fresh loaders import from the user's folders: their bytecode (assertion rewriting's
+    # included) goes to PyLoader's cache folder, or is not written.
+    sys.pycache_prefix = pycache_prefix
+    sys.dont_write_bytecode = pycache_prefix is None
+    sys.argv = ["pytest", *arguments]
+    # This loader's __main__ is a bare module whose repr asks BuiltinImporter.module_repr,
+    # which 3.11 deprecates: a test that prints sys.modules would see a warning that
+    # `python -m pytest` (whose __main__ has a spec) does not show.
+    main = sys.modules["__main__"]
+    if getattr(main, "__spec__", None) is None:
+        main.__spec__ = importlib.machinery.ModuleSpec("__main__", importlib.machinery.BuiltinImporter,
+                                                       origin="built-in")
+    plugin = _PyloaderWorker(mode, target, emit)
+    saved_stderr = sys.stderr
+    if mode == "list":
+        # The controller reports what the listing found; pytest's own complaints are kept.
+        sys.stderr = io.StringIO()
+    try:
+        status = int(pytest.main(list(arguments), plugins=[plugin]))
+    finally:
+        captured = sys.stderr.getvalue() if mode == "list" else ""
+        sys.stderr = saved_stderr
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except Exception:   # noqa: BLE001
+                pass
+    return [status, captured]
+"""#
+}

@@ -1,0 +1,56 @@
+import PyLoader
+
+/// `pyloader test` with pytest: one pytest session whose tests run in fresh children of
+/// `parent`, one per test module or per test (`PytestRunnerSource` holds the Python halves).
+///
+/// pytest is imported anew in every fresh loader, not shared from `parent` as unittest is:
+/// pytest works on the interpreter it runs in — `sys.path`, `sys.modules`, `sys.meta_path`
+/// (assertion rewriting), `sys.stdout` (capsys), the `warnings` filters (pytest.warns),
+/// `logging` (caplog), `os.environ` (monkeypatch) — and a shared pytest would do all of that
+/// to `parent`'s interpreter while the tests run in the child's (BENCHMARKS.md has the cost).
+enum PytestSession {
+    /// Runs pytest with `arguments` (as after `pytest` on a command line) and returns its
+    /// exit status: 0 all passed, 1 failures, 2 interrupted, 3 internal error, 4 usage
+    /// error, 5 no tests collected.
+    ///
+    /// - Throws: `UsageError` when pytest cannot be imported from `parent`.
+    static func run(in parent: Loader, isolation: TestCommand.Isolation, arguments: [String]) throws -> Int32 {
+        // The controller's loader takes pytest and the rootdir's conftest.py files (pytest
+        // reads their options); no test module is imported there. Closed after the run.
+        let controller = try parent.child(freshName("pytest-session"), paths: parent.paths, delegation: .childFirst)
+        defer { try? controller.close() }
+        guard try canImportPytest(from: controller) else {
+            throw UsageError("""
+                pytest is not importable from loader '\(parent.name)' (its paths: \
+                \(parent.paths.isEmpty ? "none" : parent.paths.joined(separator: ", "))); install it into \
+                a folder (pip install --target DIR pytest) and add DIR to that loader's paths in \
+                pyloader.toml, or run the suite with --runner unittest
+                """)
+        }
+        // Bytecode as in the fresh loaders (the worker sets it there): PyLoader's cache folder.
+        let prefix = TestSession.bytecodeFolder.map(jsonString) ?? "None"
+        try controller.exec("import sys\nsys.pycache_prefix = \(prefix)\nsys.dont_write_bytecode = sys.pycache_prefix is None")
+        let builtins = try controller.importModule("builtins")
+        let module = try controller.importModule("types").ModuleType(PytestRunnerSource.controllerModuleName)
+        let code = try builtins.compile(PytestRunnerSource.controller, PytestRunnerSource.controllerFileName, "exec")
+        try builtins.exec(code, module.__dict__)
+        let status = try module.main(arguments, parent.name, isolation.rawValue, PytestRunnerSource.worker,
+                                     TestSession.bytecodeFolder)
+        return Int32(try Int(python: status))
+    }
+
+    /// Whether `import pytest` would find pytest in `loader` (nothing is imported).
+    static func canImportPytest(from loader: Loader) throws -> Bool {
+        try Bool(python: loader.eval("__import__('importlib.util').util.find_spec('pytest') is not None"))
+    }
+
+    /// `prefix`, or `prefix-2`, `prefix-3`, ... when a live loader has that name.
+    private static func freshName(_ prefix: String) -> String {
+        var name = prefix, number = 1
+        while Loader.named(name) != nil {
+            number += 1
+            name = "\(prefix)-\(number)"
+        }
+        return name
+    }
+}
