@@ -936,7 +936,46 @@ static int raise_pending_interrupt(void *arg) {
 }
 
 int pyl_ScheduleInterrupt(PyInterpreterState *interp) {
-    return add_pending_call(interp, raise_pending_interrupt, NULL);
+    if (add_pending_call(interp, raise_pending_interrupt, NULL) != 0) return -1;
+#if !PYL_PENDING_CALLS_ON_ANY_THREAD
+    // 3.11 sets the interpreter's eval breaker for a pending call only when the thread that
+    // adds it could run it (the main thread); added from the watcher, it waited for the main
+    // thread's next GIL switch, so a busy loop in a child ran on to its end. Setting it here
+    // makes the eval loop look at the pending calls at its next check: the main thread runs
+    // ours and recomputes the breaker; another thread of that interpreter finds nothing it
+    // may run, at the cost of a few extra checks until its next GIL switch recomputes it.
+    _Py_atomic_store_relaxed(&interp->ceval.eval_breaker, 1);
+#endif
+    return 0;
+}
+
+// 3.11 keeps a request to drop the GIL per interpreter, and a thread waiting for the GIL
+// sets it on its own interpreter: a thread busy in another interpreter never sees it and
+// holds the GIL until it blocks or ends (a pure-Python loop in a child kept the interrupt
+// watcher, and with it Ctrl-C, waiting for as long as the loop ran). The watcher asks every
+// interpreter, under the runtime's lock of the interpreter list (no interpreter is freed
+// meanwhile), and withdraws the requests once it holds the GIL, so that none is left for a
+// thread that runs later (it would drop the GIL and wait for a taker that may never come).
+// 3.12 and later send the request to the thread that holds the GIL.
+void pyl_RequestGILFromEveryInterpreter(void) {
+#if PY_VERSION_HEX < 0x030C0000
+    PyThread_acquire_lock(_PyRuntime.interpreters.mutex, WAIT_LOCK);
+    for (PyInterpreterState *interp = _PyRuntime.interpreters.head; interp; interp = interp->next) {
+        _Py_atomic_store_relaxed(&interp->ceval.gil_drop_request, 1);
+        _Py_atomic_store_relaxed(&interp->ceval.eval_breaker, 1);
+    }
+    PyThread_release_lock(_PyRuntime.interpreters.mutex);
+#endif
+}
+
+void pyl_WithdrawGILRequests(void) {
+#if PY_VERSION_HEX < 0x030C0000
+    PyThread_acquire_lock(_PyRuntime.interpreters.mutex, WAIT_LOCK);
+    for (PyInterpreterState *interp = _PyRuntime.interpreters.head; interp; interp = interp->next) {
+        _Py_atomic_store_relaxed(&interp->ceval.gil_drop_request, 0);
+    }
+    PyThread_release_lock(_PyRuntime.interpreters.mutex);
+#endif
 }
 
 // The root's Python-level SIGINT handler (CPython calls it in the main thread of the main

@@ -83,6 +83,17 @@ final class SignalTests: XCTestCase {
 
     /// An uncaught KeyboardInterrupt prints its traceback, atexit callbacks run, and the
     /// process ends through SIGINT, as python3's does (a shell sees status 130).
+    /// A busy loop in a child holds the GIL; on 3.11 the watcher that delivers Ctrl-C waited
+    /// for the loop's end (60 s) before the fix in `pyl_RequestGILFromEveryInterpreter`.
+    func testCtrlCInterruptsABusyLoopInAChild() throws {
+        let outcome = try run(["run", "\(fixtures)/signals/busy_in_child.py"], after: 1.0)
+        XCTAssertEqual(outcome.status, 0, outcome.stderr)
+        let line = outcome.stdout.split(separator: "\n").first { $0.hasPrefix("interrupted after ") }
+        XCTAssertNotNil(line, outcome.stdout)
+        let seconds = Double(line?.split(separator: " ")[2] ?? "") ?? 99
+        XCTAssertLessThan(seconds, 30, outcome.stdout)
+    }
+
     func testAnUncaughtKeyboardInterruptEndsTheProcessThroughSIGINT() throws {
         for script in ["uncaught.py", "uncaught_in_child.py"] {
             let outcome = try run(["run", "\(fixtures)/signals/\(script)"], after: 1.0)

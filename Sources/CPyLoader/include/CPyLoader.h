@@ -304,6 +304,12 @@ int pyl_StopRequested(void);
 /// when the interpreter's queue is full. PRECONDITION: the GIL is held; `interp` is alive.
 int pyl_ScheduleInterrupt(PyInterpreterState *interp);
 
+/// 3.11: asks the thread that holds the GIL, in whichever interpreter, to let it go (a
+/// waiter's request reaches only its own interpreter there). Call without the GIL, right
+/// before taking it; call `pyl_WithdrawGILRequests` once it is held. No-ops on 3.12+.
+void pyl_RequestGILFromEveryInterpreter(void);
+void pyl_WithdrawGILRequests(void);
+
 /// The root's Python-level SIGINT handler (for signal.signal). Returns a new reference.
 PyObject *pyl_MakeInterruptHandler(void);
 

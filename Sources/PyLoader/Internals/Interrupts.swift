@@ -15,8 +15,9 @@ import CPyLoader
 ///      `signal.signal`), also inside `time.sleep` and `input`;
 ///    - in a child, a watcher thread woken by PyLoader's C handler schedules a pending call
 ///      in every child interpreter; the main thread runs it at its next bytecode in the
-///      loader it is in, and it raises there. A blocking call in a child (a long
-///      `time.sleep`) is not cut short: CPython does not report signals to sub-interpreters.
+///      loader it is in, and it raises there, also in the middle of a busy loop. A blocking
+///      call in a child (a long `time.sleep`) is not cut short: CPython does not report
+///      signals to sub-interpreters.
 ///    - one interrupt raises once: whichever side delivers it first consumes it.
 ///    - a SIGINT that lands on another thread is handed to the main thread.
 /// 2. **SIGTERM and SIGHUP end the process after cleanup**: the copies of extension modules
@@ -72,8 +73,11 @@ enum Interrupts {
                 return
             }
             guard signal == SIGINT, pyl_InterruptPending() != 0, let root = try? Loader.root else { continue }
+            // A child's busy loop would keep the GIL from this thread on 3.11 (CPyLoader.c).
+            pyl_RequestGILFromEveryInterpreter()
             // With the GIL held no close is ending an interpreter: the open ones stay alive.
             try? root.withActivated {
+                pyl_WithdrawGILRequests()
                 for loader in Loader.registry.all where loader.parent != nil {
                     if loader.ownsGIL {
                         // Not serialized by this GIL: counted in, it cannot end meanwhile (OwnGIL.swift).
