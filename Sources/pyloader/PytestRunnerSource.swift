@@ -174,7 +174,8 @@ class PyloaderController:
                 self._close(loader, "collection")
         return None
 
-    @pytest.hookimpl(tryfirst=True)
+    # Not tryfirst: the terminal reporter's pytest_collection ("collecting ...") runs first,
+    # pytest's own (registered before this plugin) never does.
     def pytest_collection(self, session):
         self.collect_reports, self.items, self.deselected = [], [], []
         self.usage_error, self.internal_errors = None, []
