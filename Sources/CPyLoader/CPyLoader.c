@@ -817,7 +817,10 @@ static void unlink_sub_interpreters(void) {
     }
 }
 
+static void reset_terminate_handlers(void);
+
 static void atfork_child(void) {
+    reset_terminate_handlers();
 #if PYL_HOLD_HEAD_LOCK_ACROSS_FORK
     if (head_lock_taken) {
         head_lock_taken = 0;
@@ -889,6 +892,21 @@ static void on_sigint(int sig) {
 static void on_terminate(int sig) {
     terminate_signal = sig;
     sem_post(&signal_wakeup);
+}
+
+// In a forked process no watcher thread runs (threads do not survive fork()): PyLoader's
+// SIGTERM/SIGHUP handler would only post to nobody, and the process would ignore them
+// (multiprocessing's Pool.terminate() then waited for its fork workers forever). The
+// forked process gets the default action back, as a python3 fork has; a handler the
+// program installed itself (signal.signal) is left alone.
+static void reset_terminate_handlers(void) {
+    const int signals[] = {SIGTERM, SIGHUP};
+    for (size_t i = 0; i < sizeof signals / sizeof signals[0]; i++) {
+        struct sigaction current;
+        if (sigaction(signals[i], NULL, &current) == 0 && current.sa_handler == on_terminate) {
+            signal(signals[i], SIG_DFL);
+        }
+    }
 }
 
 int pyl_InstallInterruptHandlers(void) {

@@ -339,7 +339,7 @@ final class PytestRunnerTests: XCTestCase {
             usleep(20_000)
         }
         if process.isRunning {
-            kill(process.processIdentifier, SIGKILL)
+            killProcessTree(process.processIdentifier)
             process.waitUntilExit()
             XCTFail("\(executable) \(arguments.joined(separator: " ")) hung (killed after \(timeout) s)")
         }

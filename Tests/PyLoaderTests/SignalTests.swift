@@ -58,7 +58,7 @@ final class SignalTests: XCTestCase {
         let deadline = Date().addingTimeInterval(60)
         while process.isRunning && Date() < deadline { usleep(20_000) }
         if process.isRunning {
-            kill(process.processIdentifier, SIGKILL)
+            killProcessTree(process.processIdentifier)
             XCTFail("pyloader \(arguments) did not end after the signal")
         }
         process.waitUntilExit()

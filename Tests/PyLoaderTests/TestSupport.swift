@@ -68,3 +68,25 @@ struct SplitMix64: RandomNumberGenerator {
     mutating func pick<T>(_ items: [T]) -> T { items[below(items.count)] }
     mutating func chance(_ percent: Int) -> Bool { below(100) < percent }
 }
+
+/// Kills `pid` and every process below it (SIGKILL), children first: a hung `pyloader`
+/// may have forked (Pool workers), and a descendant left running kept Foundation's
+/// `waitUntilExit` of the killed process waiting, so a hang row hung the whole suite.
+func killProcessTree(_ pid: pid_t) {
+    var children: [pid_t: [pid_t]] = [:]
+    if let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc") {
+        for entry in entries {
+            guard let process = pid_t(entry),
+                  let stat = try? String(contentsOfFile: "/proc/\(entry)/stat", encoding: .utf8),
+                  let close = stat.lastIndex(of: ")") else { continue }
+            // "pid (name) state ppid ...": the name may hold spaces and parentheses.
+            let fields = stat[stat.index(after: close)...].split(separator: " ")
+            if fields.count > 1, let parent = pid_t(fields[1]) { children[parent, default: []].append(process) }
+        }
+    }
+    func kill(_ pid: pid_t) {
+        for child in children[pid] ?? [] { kill(child) }
+        Glibc.kill(pid, SIGKILL)
+    }
+    kill(pid)
+}
