@@ -22,6 +22,9 @@ struct BenchCommand: ParsableCommand {
     @Option(name: .customLong("json"), help: ArgumentHelp("Also write the figures as JSON to FILE.", valueName: "FILE"))
     var jsonFile: String?
 
+    @Option(help: ArgumentHelp("Measure only the figures whose name contains TEXT (say \"pytest\").", valueName: "TEXT"))
+    var only: String?
+
     // Internal: a measurement that needs a fresh process runs this executable again.
     @Option(help: ArgumentHelp(visibility: .private))
     var probe: String?
@@ -59,6 +62,7 @@ struct BenchCommand: ParsableCommand {
             (CallBenchmark.figure, CallBenchmark.run),
             (ActivationBenchmark.figure, ActivationBenchmark.run),
             (TestRunBenchmark.figure, TestRunBenchmark.run),
+            (PytestRunBenchmark.figure, PytestRunBenchmark.run),
             (ChurnBenchmark.figure, ChurnBenchmark.run),
             (CloseAndClassBenchmark.figure, CloseAndClassBenchmark.run),
             (ParallelBenchmark.figure, ParallelBenchmark.run),
@@ -66,7 +70,7 @@ struct BenchCommand: ParsableCommand {
         // Ctrl-C stops the run between figures (a figure takes a few seconds); most of the
         // time is spent in Swift loops, which a KeyboardInterrupt would not reach.
         GracefulStop.defersFirstInterrupt = true
-        for (name, measure) in figures {
+        for (name, measure) in figures where only.map(name.contains) ?? true {
             if GracefulStop.isRequested {
                 printError("pyloader bench: interrupted (Ctrl-C); no table")
                 PyloaderCommand.endsBySIGINT = true
