@@ -1,2 +1,2 @@
 // PyLoader: Java's class-loader model for CPython, driven from Swift.
-// Start with `Loader.root`; see README.md for the model and DESIGN.md for the contracts.
+// Start with `Loader.root`; see README.md for the model and docs/ARCHITECTURE.md for where each rule lives.

@@ -72,8 +72,8 @@ struct PyloaderCommand: ParsableCommand {
                 return 0
             }
             printError(message)
-            // ArgumentParser's status for usage errors is 64 (EX_USAGE); DESIGN.md
-            // promises 2, as Python's argparse gives.
+            // ArgumentParser's status for usage errors is 64 (EX_USAGE); usage errors exit
+            // with 2, as Python's argparse gives (docs/ARCHITECTURE.md, "CLI exit statuses").
             return code == .validationFailure ? 2 : code.rawValue
         }
     }

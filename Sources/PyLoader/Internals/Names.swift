@@ -1,6 +1,6 @@
 /// The naming rules, in one place for `Loader.child` and the manifest.
 enum Names {
-    /// `[A-Za-z0-9][A-Za-z0-9_.-]*`, the DESIGN.md rule for loader names.
+    /// `[A-Za-z0-9][A-Za-z0-9_.-]*`, the rule for loader names (docs/ARCHITECTURE.md, "Loader names").
     static func isValidLoaderName(_ name: String) -> Bool {
         func isAlphanumeric(_ c: Unicode.Scalar) -> Bool {
             ("a"..."z").contains(c) || ("A"..."Z").contains(c) || ("0"..."9").contains(c)
