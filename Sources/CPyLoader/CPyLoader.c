@@ -19,8 +19,9 @@
 // MARK: CPython versions
 //
 // The one place where CPython's versions differ for the C target (3.11 to 3.14). Each
-// difference names the version and change that caused it; nothing below this block tests
-// PY_VERSION_HEX. The Swift side's seam is Internals/PythonVersion.swift.
+// difference names the version and change that caused it. The #if PY_VERSION_HEX further
+// down (and in include/CPyLoader.h) sit beside the code they change, each with its reason;
+// docs/ARCHITECTURE.md lists them. The Swift side's seam is Internals/PythonVersion.swift.
 
 #if PY_VERSION_HEX < 0x030B0000
 #error "PyLoader needs CPython 3.11 or newer"

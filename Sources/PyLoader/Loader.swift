@@ -317,7 +317,7 @@ public final class Loader: @unchecked Sendable {
     /// thread state in it. Closing a closed loader does nothing.
     ///
     /// Non-daemon threads that code in the loader started are joined, for at most
-    /// `threadJoinTimeout` seconds in all.
+    /// `threadJoinTimeout` seconds per loader closed (and again after its atexit callbacks).
     ///
     /// - Throws: `LoaderError.cannotCloseRoot`; `.closingFromInside` when called from
     ///   code running in this loader or a descendant; `.busy` when another thread is

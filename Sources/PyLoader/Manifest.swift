@@ -99,8 +99,9 @@ public struct Manifest: Equatable, Sendable {
     /// - `[root]` holds only `paths` (array of strings) and `system_site_packages` (boolean).
     /// - `[loaders.NAME]` holds only `parent` (string), `paths` (array of strings),
     ///   `delegation` (`"parent-first"` or `"child-first"`), `shared` and `local` (arrays of
-    ///   top-level Python module names: identifiers, no dots) and `extensions`
-    ///   (`"copy"`, `"share"` or `"error"`). No name may be in both `shared` and `local`.
+    ///   top-level Python module names: identifiers, no dots), `extensions`
+    ///   (`"copy"`, `"share"` or `"error"`) and `gil` (`"shared"` or `"own"`). No name may
+    ///   be in both `shared` and `local`.
     /// - Loader names match `[A-Za-z0-9][A-Za-z0-9_.-]*`, are unique, and are not `root`.
     /// - Every `parent` names `root` or another loader, and parents form no cycle.
     /// - Every path exists and is a folder. Relative paths are resolved against the

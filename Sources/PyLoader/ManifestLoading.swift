@@ -49,8 +49,8 @@ extension Manifest {
     /// this call are closed, newest first, before the error is thrown. (Root paths already
     /// appended stay: the root lives as long as the process.)
     ///
-    /// `extensions` is handed to each loader (`Loader.extensions`); the core carries it but
-    /// does not act on it yet (the extension-module work will).
+    /// `extensions` is handed to each loader (`Loader.extensions`), which applies it to the
+    /// extension modules it imports (`ExtensionModules`).
     ///
     /// - Returns: Every loader of the manifest by name.
     /// - Throws: `ManifestError` naming the loader (and key when one is to blame) when a
