@@ -57,6 +57,40 @@ final class ThreadTests: LoaderTestCase {
         XCTAssertEqual(try value(child, "results", as: [String].self), ["{\"from\": \"worker\"}"])
     }
 
+    /// The cross-loader deadlock check follows a thread that waits for a module lock in
+    /// some loader's importlib to the lock's owner (`pyloader._blocked_on_owner`). 3.12+
+    /// keeps a list of locks per waiting thread where 3.11 kept one lock; read as 3.11's,
+    /// every such wait looked like no wait, and a cycle through one could not be seen.
+    func testAThreadWaitingForAModuleLockIsTracedToItsOwner() throws {
+        let folder = try temporaryFolder()
+        try "import threading\nentered = threading.Event()\nrelease = threading.Event()\n"
+            .write(toFile: folder + "/gates.py", atomically: true, encoding: .utf8)
+        try "import gates\ngates.entered.set()\ngates.release.wait(20)\n"
+            .write(toFile: folder + "/slowmod.py", atomically: true, encoding: .utf8)
+        let child = try makeChild("lockwait", paths: [folder])
+        try child.exec("""
+            import threading, time, gates, pyloader
+            first = threading.Thread(target=__import__, args=("slowmod",))
+            first.start()
+            gates.entered.wait(20)
+            second = threading.Thread(target=__import__, args=("slowmod",))
+            second.start()
+            owner = None
+            try:
+                deadline = time.monotonic() + 20
+                while owner is None and time.monotonic() < deadline:
+                    owner = pyloader._blocked_on_owner(second.ident)
+                    time.sleep(0.005)
+            finally:
+                gates.release.set()
+                first.join()
+                second.join()
+            traced = owner == first.ident
+            """)
+        XCTAssertTrue(try value(child, "traced", as: Bool.self))
+        XCTAssertEqual(try value(child, "pyloader._blocked_on_owner(first.ident)", as: Int?.self), nil)
+    }
+
     func testPythonThreadCanCallIntoAnotherLoader() throws {
         let a = try makeChild("pyth-a")
         let b = try makeChild("pyth-b")

@@ -450,9 +450,17 @@ def _import_owner(name):
 
 def _blocked_on_owner(thread_id):
     """The owner of the module lock thread `thread_id` waits for in this loader's
-    importlib (3.11: _bootstrap._blocking_on), or None."""
-    lock = _bootstrap._blocking_on.get(thread_id)
-    return None if lock is None else (lock.owner or None)
+    importlib (_bootstrap._blocking_on), or None. Version seam: 3.11 maps a thread to the
+    one lock it waits for; 3.12 (gh-106176, re-entrant imports) maps it to a list of them.
+    """
+    blocked = _bootstrap._blocking_on.get(thread_id)
+    if not blocked:
+        return None
+    locks = blocked if isinstance(blocked, list) else (blocked,)
+    for lock in locks:
+        if lock.owner:
+            return lock.owner
+    return None
 
 
 def _install_finder():
