@@ -353,9 +353,20 @@ public final class Loader: @unchecked Sendable {
     /// PRECONDITION: the GIL is held.
     @discardableResult
     func closeHoldingGIL(thread: ThreadRecord) throws -> [LoaderLeak] {
+        // An own-GIL loader closes under its own GIL, counted entries and all (OwnGIL rule 3),
+        // also when it goes with its parent or at exit: ended here, its thread states of
+        // ended threads were deleted as if the shared GIL guarded them (a crash on 3.13).
+        if ownsGIL { return try OwnGIL.close(self) }
         guard lifecycleHoldingGIL != .closed else { return [] }
         try checkClosable(from: thread)
-        let loaders = subtree
+        for loader in subtree where loader.ownsGIL {   // leaves: own-GIL loaders have no children
+            do {
+                _ = try OwnGIL.close(loader)
+            } catch LoaderError.busy(_, let reason) {
+                throw LoaderError.busy(loader: name, reason: reason)
+            }
+        }
+        let loaders = subtree.filter { !$0.ownsGIL }
         // From here on no thread can enter the subtree (activations see `.closing`),
         // so what was just checked stays true while close() gives the GIL up to join
         // threads and run atexit callbacks. Every refusal reopens what is not closed.
@@ -392,7 +403,7 @@ public final class Loader: @unchecked Sendable {
                 throw LoaderError.closingFromInside(loader: name, caller: loader.name)
             }
         }
-        for loader in loaders {
+        for loader in loaders where !loader.ownsGIL {   // OwnGIL.close checks its own
             // Another close is under way (it gives the GIL up while it joins threads, and on
             // 3.13 at every swap): this one must neither end its loaders nor, refused, reopen them.
             if loader.lifecycleHoldingGIL == .closing {

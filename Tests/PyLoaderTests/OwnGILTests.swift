@@ -216,6 +216,21 @@ final class OwnGILTests: LoaderTestCase {
         try b.close()
     }
 
+    /// Closed with its parent, refused while busy (naming the loader being closed), and at
+    /// exit, each after a thread that used it has ended: all three aborted the process before
+    /// own-GIL descendants were routed to `OwnGIL.close`. In a `pyloader run` process.
+    func testAnOwnGILChildClosesWithItsParentAndAtExit() throws {
+        try requirePerInterpreterGIL()
+        let (status, lines, errors) = try runCLI(["run", "\(fixtures)/owngil/descendant.py"])
+        XCTAssertEqual(status, 0, errors)
+        XCTAssertEqual(lines, [
+            "closed with its parent: True",
+            "refused while busy: True True",
+            "closed afterwards: True",
+            "exiting with both open",
+        ], errors)
+    }
+
     func testManifestKeyGil() throws {
         let manifest = try Manifest.parse(file: "m.toml", source: """
             [loaders.worker]

@@ -7,35 +7,8 @@ import XCTest
 final class ProcessTests: XCTestCase {
     /// Runs `Fixtures/processes/<script>.py` under the CLI; (status, stdout lines, stderr).
     private func runScript(_ script: String, timeout: Double = 90) throws -> (Int32, [String], String) {
-        guard let executable = cliExecutable() else {
-            throw XCTSkip("the pyloader executable is not built next to the test bundle")
-        }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = ["run", "\(fixtures)/processes/\(script).py"]
-        var environment = ProcessInfo.processInfo.environment
-        environment["PYTHONDONTWRITEBYTECODE"] = "1"
-        process.environment = environment
-        let folder = try temporaryFolder()
-        let outFile = folder + "/out", errFile = folder + "/err"
-        FileManager.default.createFile(atPath: outFile, contents: nil)
-        FileManager.default.createFile(atPath: errFile, contents: nil)
-        process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: outFile))
-        process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: errFile))
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        let deadline = Date().addingTimeInterval(timeout)
-        while process.isRunning && Date() < deadline { usleep(20_000) }
-        if process.isRunning {
-            killProcessTree(process.processIdentifier)
-            process.waitUntilExit()
-            XCTFail("\(script) hung (killed after \(timeout) s):\n"
-                    + ((try? String(contentsOfFile: outFile, encoding: .utf8)) ?? ""))
-        }
-        process.waitUntilExit()
-        let out = try String(contentsOfFile: outFile, encoding: .utf8)
-        let err = try String(contentsOfFile: errFile, encoding: .utf8)
-        return (process.terminationStatus, out.split(separator: "\n").map(String.init), err)
+        let result = try runCLI(["run", "\(fixtures)/processes/\(script).py"], timeout: timeout)
+        return (result.status, result.lines, result.errors)
     }
 
     /// Before: the forked process hung in CPython's after-fork code (any sub-interpreter

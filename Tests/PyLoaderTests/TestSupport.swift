@@ -90,3 +90,39 @@ func killProcessTree(_ pid: pid_t) {
     }
     kill(pid)
 }
+
+/// Runs `pyloader ARGUMENTS` (the built CLI) with a time limit; (status, stdout lines,
+/// stderr). A hang fails the calling test and kills what the CLI forked. Skips the test
+/// when the CLI is not built.
+func runCLI(_ arguments: [String], timeout: Double = 90) throws -> (status: Int32, lines: [String], errors: String) {
+    guard let executable = cliExecutable() else {
+        throw XCTSkip("the pyloader executable is not built next to the test bundle")
+    }
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: executable)
+    process.arguments = arguments
+    var environment = ProcessInfo.processInfo.environment
+    environment["PYTHONDONTWRITEBYTECODE"] = "1"
+    process.environment = environment
+    let folder = try temporaryFolder()
+    defer { try? FileManager.default.removeItem(atPath: folder) }
+    let outFile = folder + "/out", errFile = folder + "/err"
+    FileManager.default.createFile(atPath: outFile, contents: nil)
+    FileManager.default.createFile(atPath: errFile, contents: nil)
+    process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: outFile))
+    process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: errFile))
+    process.standardInput = FileHandle.nullDevice
+    try process.run()
+    let deadline = Date().addingTimeInterval(timeout)
+    while process.isRunning && Date() < deadline { usleep(20_000) }
+    if process.isRunning {
+        killProcessTree(process.processIdentifier)
+        process.waitUntilExit()
+        XCTFail("pyloader \(arguments.joined(separator: " ")) hung (killed after \(timeout) s):\n"
+                + ((try? String(contentsOfFile: outFile, encoding: .utf8)) ?? ""))
+    }
+    process.waitUntilExit()
+    let out = try String(contentsOfFile: outFile, encoding: .utf8)
+    let err = try String(contentsOfFile: errFile, encoding: .utf8)
+    return (process.terminationStatus, out.split(separator: "\n").map(String.init), err)
+}
