@@ -306,47 +306,16 @@ final class PytestRunnerTests: XCTestCase {
                 environment: ["PYTHONPATH": Self.pytestFolder!])
     }
 
-    /// Runs a program with a time limit (a hang fails the row), output captured in files.
+    /// Runs a program with a time limit (a hang fails the row), both sides with the same
+    /// terminal width (pytest pads its lines to it) and no pytest settings from outside.
     private func run(_ executable: String, _ arguments: [String], in directory: String,
                      environment extra: [String: String] = [:], interruptAfter delay: Double? = nil,
                      timeout: Double = 240) throws -> Result {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        process.currentDirectoryURL = URL(fileURLWithPath: directory)
-        var environment = ProcessInfo.processInfo.environment
-        environment["PYTHONDONTWRITEBYTECODE"] = "1"
-        // The same terminal width for both: pytest pads its lines to it.
-        environment["COLUMNS"] = "100"
-        environment.removeValue(forKey: "PYTEST_ADDOPTS")
-        environment.removeValue(forKey: "PYTEST_PLUGINS")
+        var environment = ["COLUMNS": "100", "PYTEST_ADDOPTS": "", "PYTEST_PLUGINS": ""]
         environment.merge(extra) { $1 }
-        process.environment = environment
-        let outFile = folder + "/stdout-\(UUID().uuidString)", errFile = folder + "/stderr-\(UUID().uuidString)"
-        FileManager.default.createFile(atPath: outFile, contents: nil)
-        FileManager.default.createFile(atPath: errFile, contents: nil)
-        process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: outFile))
-        process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: errFile))
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        let deadline = Date().addingTimeInterval(timeout)
-        var interruptAt = delay.map { Date().addingTimeInterval($0) }
-        while process.isRunning && Date() < deadline {
-            if let moment = interruptAt, Date() >= moment {
-                kill(process.processIdentifier, SIGINT)
-                interruptAt = nil
-            }
-            usleep(20_000)
-        }
-        if process.isRunning {
-            killProcessTree(process.processIdentifier)
-            process.waitUntilExit()
-            XCTFail("\(executable) \(arguments.joined(separator: " ")) hung (killed after \(timeout) s)")
-        }
-        process.waitUntilExit()
-        return Result(status: process.terminationStatus,
-                      stdout: try String(contentsOfFile: outFile, encoding: .utf8),
-                      stderr: try String(contentsOfFile: errFile, encoding: .utf8))
+        let outcome = try runProcess(executable, arguments, in: directory, environment: environment,
+                                     interruptAfter: delay, timeout: timeout)
+        return Result(status: outcome.status, stdout: outcome.stdout, stderr: outcome.stderr)
     }
 
     /// pytest's closing line without its time and padding: "1 failed, 2 passed".

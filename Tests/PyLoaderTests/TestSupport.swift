@@ -91,18 +91,27 @@ func killProcessTree(_ pid: pid_t) {
     kill(pid)
 }
 
-/// Runs `pyloader ARGUMENTS` (the built CLI) with a time limit; (status, stdout lines,
-/// stderr). A hang fails the calling test and kills what the CLI forked. Skips the test
-/// when the CLI is not built.
-func runCLI(_ arguments: [String], timeout: Double = 90) throws -> (status: Int32, lines: [String], errors: String) {
-    guard let executable = cliExecutable() else {
-        throw XCTSkip("the pyloader executable is not built next to the test bundle")
-    }
+/// What a program run by `runProcess` did.
+struct ProcessOutcome {
+    let status: Int32
+    let stdout: String
+    let stderr: String
+}
+
+/// Runs a program to completion with a time limit, its output captured in files (pipes
+/// could fill up and block it), `PYTHONDONTWRITEBYTECODE` set and `environment` merged
+/// in (an empty value removes the variable); SIGINT after `interruptAfter` seconds when
+/// given. A hang fails the calling test and kills the program and all it forked.
+func runProcess(_ executable: String, _ arguments: [String], in directory: String? = nil,
+                environment extra: [String: String] = [:], interruptAfter delay: Double? = nil,
+                timeout: Double = 90) throws -> ProcessOutcome {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: executable)
     process.arguments = arguments
+    if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
     var environment = ProcessInfo.processInfo.environment
     environment["PYTHONDONTWRITEBYTECODE"] = "1"
+    for (key, value) in extra { environment[key] = value.isEmpty ? nil : value }
     process.environment = environment
     let folder = try temporaryFolder()
     defer { try? FileManager.default.removeItem(atPath: folder) }
@@ -114,15 +123,32 @@ func runCLI(_ arguments: [String], timeout: Double = 90) throws -> (status: Int3
     process.standardInput = FileHandle.nullDevice
     try process.run()
     let deadline = Date().addingTimeInterval(timeout)
-    while process.isRunning && Date() < deadline { usleep(20_000) }
+    var interruptAt = delay.map { Date().addingTimeInterval($0) }
+    while process.isRunning && Date() < deadline {
+        if let moment = interruptAt, Date() >= moment {
+            kill(process.processIdentifier, SIGINT)
+            interruptAt = nil
+        }
+        usleep(20_000)
+    }
     if process.isRunning {
         killProcessTree(process.processIdentifier)
         process.waitUntilExit()
-        XCTFail("pyloader \(arguments.joined(separator: " ")) hung (killed after \(timeout) s):\n"
+        XCTFail("\(executable) \(arguments.joined(separator: " ")) hung (killed after \(timeout) s):\n"
                 + ((try? String(contentsOfFile: outFile, encoding: .utf8)) ?? ""))
     }
     process.waitUntilExit()
-    let out = try String(contentsOfFile: outFile, encoding: .utf8)
-    let err = try String(contentsOfFile: errFile, encoding: .utf8)
-    return (process.terminationStatus, out.split(separator: "\n").map(String.init), err)
+    return ProcessOutcome(status: process.terminationStatus,
+                          stdout: try String(contentsOfFile: outFile, encoding: .utf8),
+                          stderr: try String(contentsOfFile: errFile, encoding: .utf8))
+}
+
+/// Runs `pyloader ARGUMENTS` (the built CLI) with a time limit; (status, stdout lines,
+/// stderr). Skips the test when the CLI is not built.
+func runCLI(_ arguments: [String], timeout: Double = 90) throws -> (status: Int32, lines: [String], errors: String) {
+    guard let executable = cliExecutable() else {
+        throw XCTSkip("the pyloader executable is not built next to the test bundle")
+    }
+    let outcome = try runProcess(executable, arguments, timeout: timeout)
+    return (outcome.status, outcome.stdout.split(separator: "\n").map(String.init), outcome.stderr)
 }
