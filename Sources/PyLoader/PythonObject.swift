@@ -48,6 +48,8 @@ public final class PythonObject {
     deinit {
         do {
             try loader.withActivated { release() }
+        } catch where loader.ownsGIL {
+            releaseWhenOwnGILCloseEnds()
         } catch {
             // The loader is closed (close() already released this handle) or closing
             // on another thread: hand the reference to close(), which drops it in the
@@ -57,6 +59,31 @@ public final class PythonObject {
                 unlink()
                 self.pointer = nil
                 loader.deferredReleases.append(pointer)
+            }
+        }
+    }
+
+    /// An own-GIL loader refuses entries while it closes, and its close walks this list
+    /// under its own GIL (OwnGIL rule 4), where the root's GIL guards nothing: the handle
+    /// stays linked and untouched until that close has released it (the loader is closed)
+    /// or was refused (open again: released as usual). Bounded by what a close may take.
+    private func releaseWhenOwnGILCloseEnds() {
+        while true {
+            switch loader.lifecycle {
+            case .closed:
+                return   // close() released this handle with the others
+            case .open:
+                if (try? loader.withActivated { release() }) != nil { return }
+                // Open, yet not enterable: no close is walking the list; hand it over as below.
+                _ = try? Loader.root.withActivated {
+                    guard let pointer else { return }
+                    unlink()
+                    self.pointer = nil
+                    loader.deferredReleases.append(pointer)
+                }
+                return
+            case .closing:
+                usleep(1_000)
             }
         }
     }
