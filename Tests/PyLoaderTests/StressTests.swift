@@ -100,7 +100,10 @@ final class StressModel: @unchecked Sendable {
         /// A parent-first leaf without paths: `greeting` and `hostapi` are borrowed.
         let delegating: Bool
         var children: [Node] = []
-        var closing = false
+        /// How many close() calls that cover this node are under way: a refused close of a
+        /// subtree must not unmark what an ancestor's close, still running, marked too.
+        var closes = 0
+        var closing: Bool { closes > 0 }
         var closed = false
         var isPlugin: Bool { host != nil && !dynamic }
 
@@ -206,7 +209,7 @@ final class StressModel: @unchecked Sendable {
             // it (the leaf was its child before child() returned).
             self.lock.withLock {
                 node.closed = parent.closed
-                node.closing = parent.closing
+                node.closes = parent.closes
                 parent.children.append(node)
                 self.nodes.append(node)
                 self.created += 1
@@ -347,13 +350,13 @@ final class StressModel: @unchecked Sendable {
     private func close(_ random: inout SplitMix64) {
         // Mostly dynamic leaves; now and then a whole plugin subtree's dynamic part.
         guard let node = randomNode(&random, where: { $0.dynamic && !$0.closing }) else { return }
-        lock.withLock { node.subtree.forEach { $0.closing = true } }
+        lock.withLock { node.subtree.forEach { $0.closes += 1 } }
         do {
             try node.loader.close()
             // The subtree as it is now: a leaf added while the close ran was closed too.
             let members: [Node] = lock.withLock {
                 let members = node.subtree.filter { !$0.closed }
-                for member in members { member.closed = true; member.closing = false }
+                for member in members { member.closed = true; member.closes = 0 }
                 node.parent?.children.removeAll { $0 === node }
                 closed += members.count
                 return members
@@ -369,9 +372,9 @@ final class StressModel: @unchecked Sendable {
                 }
             }
         } catch LoaderError.busy {
-            lock.withLock { node.subtree.forEach { $0.closing = false } }
+            lock.withLock { node.subtree.forEach { $0.closes = max(0, $0.closes - 1) } }
         } catch {
-            lock.withLock { node.subtree.forEach { $0.closing = false } }
+            lock.withLock { node.subtree.forEach { $0.closes = max(0, $0.closes - 1) } }
             violation("close of \(node.loader.name) threw \(error)")
         }
     }
