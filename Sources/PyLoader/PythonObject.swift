@@ -83,6 +83,9 @@ public final class PythonObject {
                 }
                 return
             case .closing:
+                // Waiting may hold the root's GIL (a drop inside a root activation): OwnGIL.close
+                // needs only its own GIL; a thread of its own that wants ours makes the close
+                // time out (threadJoinTimeout) and reopen, which ends this wait.
                 usleep(1_000)
             }
         }

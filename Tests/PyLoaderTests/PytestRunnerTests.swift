@@ -7,11 +7,7 @@ import XCTest
 /// the exit status. pytest comes from `.test-deps/pytest` (`Scripts/install-test-deps`,
 /// pinned); without it the rows skip and say how to get it.
 final class PytestRunnerTests: XCTestCase {
-    private static let package: String = {
-        var path = #filePath
-        for _ in 0..<3 { path = String(path[..<path.lastIndex(of: "/")!]) }
-        return path
-    }()
+    private static let package = (fixtures as NSString).deletingLastPathComponent
     private static let suites = package + "/Fixtures/pytest"
 
     /// `.test-deps/pytest`, installed once per test run when missing; nil when it cannot be.
