@@ -30,6 +30,13 @@ let package = Package(
                 "CPython", "CPyLoader",
                 .product(name: "Logging", package: "swift-log"),
             ],
+            // PyLoader's Python, embedded at build time (EmbeddedPython.swift).
+            resources: [
+                .embedInCode("Python/pyloader.py"),
+                .embedInCode("Python/import_system.py"),
+                .embedInCode("Python/interpreter_setup.py"),
+                .embedInCode("Python/console.py"),
+            ],
             swiftSettings: [.swiftLanguageMode(.v5)]
         ),
         .executableTarget(
@@ -40,6 +47,12 @@ let package = Package(
                 "CPython", "CPyLoader",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+            ],
+            // The Python halves of `pyloader test` (RunnerPython.swift).
+            resources: [
+                .embedInCode("Python/unittest_runner.py"),
+                .embedInCode("Python/pytest_controller.py"),
+                .embedInCode("Python/pytest_worker.py"),
             ],
             swiftSettings: [.swiftLanguageMode(.v5)]
         ),

@@ -17,17 +17,7 @@ extension Loader {
     func appendRootPaths(_ paths: [String], systemSitePackages: Bool) throws {
         precondition(parent == nil, "appendRootPaths is for the root loader")
         guard !paths.isEmpty || systemSitePackages else { return }
-        var source = "import os, site\n"
-        source += "for _d in \(pythonLiteral(paths)):\n    site.addsitedir(_d)\n"
-        if systemSitePackages {
-            source += """
-                for _d in site.getsitepackages():
-                    if os.path.isdir(_d):
-                        site.addsitedir(_d)
-
-                """
-        }
-        try withActivated { try InterpreterSetup.run(source, in: self) }
+        try withActivated { try InterpreterSetup.callSetup("add_site_dirs", paths, systemSitePackages, in: self) }
         recordRootPaths(paths)
     }
 }

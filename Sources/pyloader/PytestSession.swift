@@ -1,7 +1,7 @@
 import PyLoader
 
 /// `pyloader test` with pytest: one pytest session whose tests run in fresh children of
-/// `parent`, one per test module or per test (`PytestRunnerSource` holds the Python halves).
+/// `parent`, one per test module or per test (`pytest_controller.py` and `pytest_worker.py` hold the Python halves).
 ///
 /// pytest is imported anew in every fresh loader, not shared from `parent` as unittest is:
 /// pytest works on the interpreter it runs in — `sys.path`, `sys.modules`, `sys.meta_path`
@@ -28,13 +28,11 @@ enum PytestSession {
                 """)
         }
         // Bytecode as in the fresh loaders (the worker sets it there): PyLoader's cache folder.
-        let prefix = TestSession.bytecodeFolder.map(jsonString) ?? "None"
-        try controller.exec("import sys\nsys.pycache_prefix = \(prefix)\nsys.dont_write_bytecode = sys.pycache_prefix is None")
-        let builtins = try controller.importModule("builtins")
-        let module = try controller.importModule("types").ModuleType(PytestRunnerSource.controllerModuleName)
-        let code = try builtins.compile(PytestRunnerSource.controller, PytestRunnerSource.controllerFileName, "exec")
-        try builtins.exec(code, module.__dict__)
-        let status = try module.main(arguments, parent.name, isolation.rawValue, PytestRunnerSource.worker,
+        let sys = try controller.importModule("sys")
+        try sys.setAttribute("pycache_prefix", TestSession.bytecodeFolder)
+        try sys.setAttribute("dont_write_bytecode", TestSession.bytecodeFolder == nil)
+        let module = try RunnerPython.pytestController.makeModule(in: controller)
+        let status = try module.main(arguments, parent.name, isolation.rawValue, RunnerPython.pytestWorker.source,
                                      TestSession.bytecodeFolder)
         return Int32(try Int(python: status))
     }

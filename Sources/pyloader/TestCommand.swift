@@ -374,14 +374,10 @@ final class TestSession {
     /// must log to that one. A test that reconfigures logging is therefore not isolated.
     static let sharedModules = ["unittest", "traceback", "logging"]
 
-    /// The runner module, made from `TestRunnerSource` inside `loader`.
+    /// The runner module, made from `unittest_runner.py` inside `loader`.
     private func installRunner(in loader: Loader) throws -> PythonObject {
-        let builtins = try loader.importModule("builtins")
-        let module = try loader.importModule("types").ModuleType(TestRunnerSource.moduleName)
-        // A JSON string literal is a Python one too.
-        let prefix = "_PYCACHE_PREFIX = " + (TestSession.bytecodeFolder.map(jsonString) ?? "None") + "\n"
-        let code = try builtins.compile(prefix + TestRunnerSource.code, TestRunnerSource.fileName, "exec")
-        try builtins.exec(code, module.__dict__)
+        let module = try RunnerPython.unittestRunner.makeModule(in: loader)
+        try module.set_bytecode_folder(TestSession.bytecodeFolder)
         return module
     }
 

@@ -81,6 +81,19 @@ final class OwnGILTests: LoaderTestCase {
         try Loader.root.exec("del _keep, _kept")
     }
 
+    /// The `pyloader` module's functions read state the root's GIL guards: an own-GIL
+    /// loader cannot import it (before, it imported and ran them under its own GIL).
+    func testPyloaderCannotBeImportedUnderAGILOfItsOwn() throws {
+        try requirePerInterpreterGIL()
+        let own = try makeOwn()
+        XCTAssertThrowsError(try own.exec("import pyloader")) { error in
+            guard let error = error as? PythonError else { return XCTFail("\(error)") }
+            XCTAssertEqual(error.typeName, "ImportError")
+            XCTAssertTrue(error.message.contains("has a GIL of its own"), error.message)
+        }
+        XCTAssertEqual(try value(own, "6 * 7", as: Int.self), 42)
+    }
+
     func testAValueThatDoesNotPickleIsAClearErrorAndExceptionsCrossByName() throws {
         try requirePerInterpreterGIL()
         let own = try makeOwn()

@@ -45,16 +45,8 @@ enum InterpreterSetup {
         // loader's own paths always have theirs processed, the system's
         // site-packages (root only, when asked) as well.
         let siteDirectories = loader.paths.filter(holdsPthFiles)
-        if !siteDirectories.isEmpty {
-            try run("import site\nfor _d in \(pythonLiteral(siteDirectories)):\n    site.addsitedir(_d)\n", in: loader)
-        }
-        if systemSitePackages {
-            try run("""
-                import os, site
-                for _d in site.getsitepackages():
-                    if os.path.isdir(_d):
-                        site.addsitedir(_d)
-                """, in: loader)
+        if !siteDirectories.isEmpty || systemSitePackages {
+            try callSetup("add_site_dirs", siteDirectories, systemSitePackages, in: loader)
         }
     }
 
@@ -90,23 +82,13 @@ enum InterpreterSetup {
     /// a thread state in the interpreter that PyLoader did not make.
     static func joinThreads(in loader: Loader, timeout: Double) -> Int {
         guard foreignThreadStates(of: loader) > 0 else { return 0 }
-        try? run("""
-            import sys, time
-            _threading = sys.modules.get("threading")
-            if _threading is not None:
-                _deadline = time.monotonic() + \(timeout)
-                _skip = (_threading.main_thread(), _threading.current_thread())
-                for _t in _threading.enumerate():
-                    if _t in _skip or _t.daemon:
-                        continue
-                    _t.join(max(0.0, _deadline - time.monotonic()))
-            """, in: loader)
+        try? callSetup("join_threads", timeout, in: loader)
         // A thread that `threading` already counts as ended still deletes its thread state
         // a moment later (3.13 makes that moment longer): when only such threads are left,
         // give them up to half a second. Live threads are not waited for again.
         var remaining = foreignThreadStates(of: loader)
         for _ in 0..<100 where remaining > 0 && !threadingHasOtherLiveThreads() {
-            try? run("import time\ntime.sleep(0.005)", in: loader)
+            try? callSetup("pause", 0.005, in: loader)
             remaining = foreignThreadStates(of: loader)
         }
         return remaining
@@ -145,20 +127,27 @@ enum InterpreterSetup {
         return count
     }
 
-    /// Runs set-up code in a scratch namespace of the current interpreter. Its imports
-    /// are PyLoader's own: the thread's context loader does not apply to them.
-    static func run(_ source: String, in loader: Loader) throws {
-        try ContextLoaders.suspended { try runInCurrent(source, in: loader) }
-    }
-
-    private static func runInCurrent(_ source: String, in loader: Loader) throws {
-        guard let globals = PyDict_New() else { throw PythonError.fetch(in: loader) }
-        defer { Py_DecRef(globals) }
-        PyDict_SetItemString(globals, "__builtins__", PyEval_GetBuiltins())
-        guard let result = PyRun_StringFlags(source, Py_file_input, globals, globals, nil) else {
-            throw PythonError.fetch(in: loader)
+    /// Calls `function` of `interpreter_setup.py` with `arguments` in the current
+    /// interpreter. Its imports are PyLoader's own: the thread's context loader does not
+    /// apply to them. The file is compiled on each call: these steps are rare (a loader
+    /// with `.pth` files, a close with threads left), and own-GIL loaders call it too, so
+    /// a cache would need a lock.
+    static func callSetup(_ function: String, _ arguments: any PythonConvertible..., in loader: Loader) throws {
+        try ContextLoaders.suspended {
+            guard let namespace = EmbeddedPython.interpreterSetup.runInScratchNamespace() else {
+                throw PythonError.fetch(in: loader)
+            }
+            defer { Py_DecRef(namespace) }
+            guard let callable = PyDict_GetItemString(namespace, function) else {
+                throw LoaderError.runtime("interpreter_setup.py has no function \(function)")
+            }
+            var references: [PyObjectPointer?] = []
+            defer { references.forEach { Py_DecRef($0) } }
+            for argument in arguments { references.append(try argument.makePythonReference()) }
+            let result = references.withUnsafeBufferPointer { PyObject_Vectorcall(callable, $0.baseAddress, $0.count, nil) }
+            guard let result else { throw PythonError.fetch(in: loader) }
+            Py_DecRef(result)
         }
-        Py_DecRef(result)
     }
 
     /// Whether a folder directly holds a `.pth` file.

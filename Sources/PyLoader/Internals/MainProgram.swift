@@ -15,42 +15,6 @@ enum MainProgram {
         case prompt
     }
 
-    /// The interactive console, in `__main__`: the standard library's `code.interact`, with
-    /// readline's line editing and history when it loads, `exit()`/`quit()` (which `site`
-    /// defines in python3; PyLoader starts without `site`), a `python3`-like banner naming the
-    /// loader. Ctrl-D or `exit()` end it.
-    static let promptSource = """
-        import builtins as _b, code as _code, sys as _sys, __main__ as _main
-        try:
-            import readline as _readline  # line editing and history on a terminal
-        except ImportError:
-            pass
-        import _sitebuiltins as _sb
-        if not hasattr(_b, "exit"):
-            _b.exit = _sb.Quitter("exit", "Ctrl-D (i.e. EOF)")
-            _b.quit = _sb.Quitter("quit", "Ctrl-D (i.e. EOF)")
-        del _sb
-        import pyloader as _pyloader
-        _readfunc = None
-        if _pyloader.current() != _pyloader.root():
-            # Lines are read in the root: CPython 3.11 reports Ctrl-C to the main interpreter
-            # only, so input() in a child would not see it until Enter. The root's
-            # KeyboardInterrupt reaches the console here as the same exception.
-            _root = _pyloader.root()
-            try:
-                _root.exec("import readline")
-            except ImportError:
-                pass
-
-            def _readfunc(prompt):
-                return _root.eval(f"input({prompt!r})")
-        _code.interact(
-            readfunc=_readfunc,
-            banner=f"Python {_sys.version} on {_sys.platform}\\nPyLoader: loader {_pyloader.current().name!r}"
-                   " (import pyloader to reach the others); exit() or Ctrl-D to leave.",
-            local=_main.__dict__, exitmsg="")
-        """
-
     /// Runs `program` with `sys.argv` set as `python` would set it, and returns its
     /// exit status. Never throws for the program's own exceptions.
     /// `argv`, when given, replaces the whole `sys.argv` (the Python API's `run_main(path, argv)`).
@@ -113,15 +77,10 @@ enum MainProgram {
             defer { Py_DecRef(code) }
             return evaluate(code, globals)
         case .prompt:
-            guard let code = Py_CompileString(promptSource, "<pyloader prompt>", Py_file_input) else {
-                return exitStatusForPendingException()
-            }
-            defer { Py_DecRef(code) }
-            // Its own namespace: the console works on __main__'s, which it is given.
-            guard let scratch = PyDict_New() else { return exitStatusForPendingException() }
-            defer { Py_DecRef(scratch) }
-            PyDict_SetItemString(scratch, "__builtins__", PyEval_GetBuiltins())
-            return evaluate(code, scratch)
+            // `console.py`, in a namespace of its own: the console works on __main__'s.
+            guard let scratch = EmbeddedPython.console.runInScratchNamespace() else { return exitStatusForPendingException() }
+            Py_DecRef(scratch)
+            return 0
         case .module(let name):
             guard let runpy = Resolver.importInCurrentInterpreter("runpy") else { return exitStatusForPendingException() }
             defer { Py_DecRef(runpy) }

@@ -85,8 +85,7 @@ enum OwnGIL {
         Py_DecRef(list)
         let siteDirectories = loader.paths.filter(InterpreterSetup.holdsPthFiles)
         if !siteDirectories.isEmpty {
-            try InterpreterSetup.run("import site\nfor _d in \(pythonLiteral(siteDirectories)):\n    site.addsitedir(_d)\n",
-                                     in: loader)
+            try InterpreterSetup.callSetup("add_site_dirs", siteDirectories, in: loader)
         }
     }
 

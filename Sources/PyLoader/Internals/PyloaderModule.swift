@@ -2,142 +2,18 @@ import CPython
 import CPyLoader
 
 /// The Swift half of the `pyloader` Python module: the `_core_*` functions that
-/// `pyloaderModuleSource` calls. Each is a thin adapter from Python arguments to
+/// `pyloader.py` and `import_system.py` call. Each is a thin adapter from Python arguments to
 /// the Swift core (`Loader`), so there is one implementation of every rule.
 enum PyloaderModule {
-    private typealias Function = @convention(c) (PyObjectPointer?, PyObjectPointer?) -> PyObjectPointer?
+    typealias Function = @convention(c) (PyObjectPointer?, PyObjectPointer?) -> PyObjectPointer?
+
+    /// The names the module's Python files use (`ruff.toml` lists them for the linter;
+    /// `PythonSourceTests` checks that the three agree).
+    static var coreFunctionNames: [String] { coreFunctions.map(\.name) }
 
     /// Registers `pyloader` as a built-in module. Called once, before CPython starts.
     static func registerInittab() {
-        let table: [(String, Function)] = [
-            ("_core_info", { module, args in PyloaderModule.adapt(module, args, count: 1) { a in try PyloaderModule.info(PyloaderModule.loaderArg(a[0], module)) } }),
-            ("_core_name", { module, args in PyloaderModule.adapt(module, args, count: 1) { a in try PyloaderModule.name(a[0]) } }),
-            ("_core_closed", { module, args in PyloaderModule.adapt(module, args, count: 1) { a in try PyloaderModule.closed(a[0]) } }),
-            ("_core_root", { module, args in PyloaderModule.adapt(module, args, count: 0) { _ in try PyloaderModule.idObject(Loader.root) } }),
-            ("_core_find", { module, args in PyloaderModule.adapt(module, args, count: 1) { a in
-                guard let found = Loader.named(try PyloaderModule.string(a[0], "name")) else { return Py_NewRef(pyl_None()) }
-                return try PyloaderModule.idObject(found)
-            } }),
-            ("_core_ids", { module, args in PyloaderModule.adapt(module, args, count: 0) { _ in
-                try Loader.root.subtree.map(\.id).makePythonReference()
-            } }),
-            ("_core_child", { module, args in PyloaderModule.adapt(module, args, count: 8) { a in
-                let parent = try PyloaderModule.loaderArg(a[0], module)
-                guard let delegation = Delegation(rawValue: try PyloaderModule.string(a[3], "delegation")) else {
-                    throw LoaderError.invalidArgument("delegation must be \"parent-first\" or \"child-first\"")
-                }
-                guard let extensions = ExtensionPolicy(rawValue: try PyloaderModule.string(a[6], "extensions")) else {
-                    throw LoaderError.invalidArgument("extensions must be \"copy\", \"share\" or \"error\"")
-                }
-                guard let gil = GIL(rawValue: try PyloaderModule.string(a[7], "gil")) else {
-                    throw LoaderError.invalidArgument("gil must be \"shared\" or \"own\"")
-                }
-                let child = try parent.child(try PyloaderModule.string(a[1], "name"), paths: try PyloaderModule.strings(a[2], "paths"),
-                                             delegation: delegation, shared: try PyloaderModule.strings(a[4], "shared"),
-                                             local: try PyloaderModule.strings(a[5], "local"), extensions: extensions,
-                                             gil: gil)
-                return try PyloaderModule.idObject(child)
-            } }),
-            ("_core_exec", { module, args in PyloaderModule.adapt(module, args, count: 2) { a in
-                let loader = try PyloaderModule.loaderArg(a[0], module)
-                let source = try PyloaderModule.string(a[1], "source")
-                return loader.callMovingException(closedErrorOf: module) {
-                    guard let globals = try? loader.mainNamespace() else { return nil }
-                    guard let result = PyRun_StringFlags(source, Py_file_input, globals, globals, nil) else { return nil }
-                    Py_DecRef(result)
-                    return Py_NewRef(pyl_None())
-                }
-            } }),
-            ("_core_eval", { module, args in PyloaderModule.adapt(module, args, count: 2) { a in
-                let loader = try PyloaderModule.loaderArg(a[0], module)
-                let source = try PyloaderModule.string(a[1], "expression")
-                return loader.callMovingException(closedErrorOf: module) {
-                    guard let globals = try? loader.mainNamespace() else { return nil }
-                    return PyRun_StringFlags(source, Py_eval_input, globals, globals, nil)
-                }
-            } }),
-            ("_core_import", { module, args in PyloaderModule.adapt(module, args, count: 2) { a in
-                let loader = try PyloaderModule.loaderArg(a[0], module)
-                let name = try PyloaderModule.string(a[1], "name")
-                return loader.callMovingException(closedErrorOf: module) {
-                    CrossLoaderImports.importWaitingForOthers(name, in: loader)
-                }
-            } }),
-            ("_core_run_main", { module, args in PyloaderModule.adapt(module, args, count: 3) { a in
-                let loader = try PyloaderModule.loaderArg(a[0], module)
-                let path = try PyloaderModule.string(a[1], "path")
-                let argv = a[2] == pyl_None() ? nil : try PyloaderModule.strings(a[2], "argv")
-                let status = try loader.withActivated {
-                    try MainProgram.run(.script(path: path), arguments: [], argv: argv, in: loader)
-                }
-                return try Int(status).makePythonReference()
-            } }),
-            ("_core_which", { module, args in PyloaderModule.adapt(module, args, count: 2) { a in
-                guard let found = try PyloaderModule.loaderArg(a[0], module).which(try PyloaderModule.string(a[1], "module_name")) else {
-                    return Py_NewRef(pyl_None())
-                }
-                return try PyloaderModule.idObject(found)
-            } }),
-            ("_core_close", { module, args in PyloaderModule.adapt(module, args, count: 1) { a in
-                // Closing a closed loader does nothing, as in Swift.
-                guard let loader = Loader.registry.loader(id: try PyloaderModule.int(a[0])) else { return Py_NewRef(pyl_None()) }
-                return try loader.closeReportingLeaks().map(\.description).makePythonReference()
-            } }),
-            ("_core_context_push", { module, args in PyloaderModule.adapt(module, args, count: 1) { a in
-                try ContextLoaders.push(try PyloaderModule.loaderArg(a[0], module), on: ThreadRecord.current)
-                return Py_NewRef(pyl_None())
-            } }),
-            ("_core_context_pop", { module, args in PyloaderModule.adapt(module, args, count: 1) { a in
-                try ContextLoaders.pop(expectedID: try PyloaderModule.int(a[0]), on: ThreadRecord.current)
-                return Py_NewRef(pyl_None())
-            } }),
-            ("_core_context_id", { module, args in PyloaderModule.adapt(module, args, count: 0) { _ in
-                guard let loader = ThreadRecord.current.contextStack.last else { return Py_NewRef(pyl_None()) }
-                return try PyloaderModule.idObject(loader)
-            } }),
-            ("_core_defining", { module, args in PyloaderModule.adapt(module, args, count: 1) { a in
-                guard let loader = Resolver.definingLoader(ofObject: a[0]) else { return Py_NewRef(pyl_None()) }
-                return try PyloaderModule.idObject(loader)
-            } }),
-            ("_core_find_spec", { module, args in PyloaderModule.adapt(module, args, count: 2) { a in
-                try Resolver.findSpec(fullName: try PyloaderModule.string(a[0], "fullname"), in: try PyloaderModule.loaderArg(a[1], module))
-            } }),
-            ("_core_load", { module, args in PyloaderModule.adapt(module, args, count: 3) { a in
-                try Resolver.loadDelegated(fullName: try PyloaderModule.string(a[0], "fullname"), in: try PyloaderModule.loaderArg(a[1], module),
-                                           definer: try PyloaderModule.loaderArg(a[2], module))
-            } }),
-            // Extension modules in many loaders (ExtensionModules.swift).
-            ("_core_extension_location", { module, args in PyloaderModule.adapt(module, args, count: 3) { a in
-                makePythonString(try ExtensionModules.location(forLoading: try PyloaderModule.string(a[2], "path"),
-                                                               module: try PyloaderModule.string(a[1], "name"),
-                                                               in: try PyloaderModule.loaderArg(a[0], module)))
-            } }),
-            ("_core_extension_failed", { module, args in PyloaderModule.adapt(module, args, count: 4) { a in
-                ExtensionModules.failure(a[3], module: try PyloaderModule.string(a[1], "name"),
-                                         path: try PyloaderModule.string(a[2], "path"),
-                                         in: try PyloaderModule.loaderArg(a[0], module)) ?? Py_NewRef(pyl_None())
-            } }),
-            ("_core_stop_requested", { module, args in PyloaderModule.adapt(module, args, count: 0) { _ in
-                Py_NewRef(GracefulStop.isRequested ? pyl_True() : pyl_False())
-            } }),
-            ("_core_preload_in_root", { module, args in PyloaderModule.adapt(module, args, count: 1) { a in
-                try ExtensionModules.preloadInRoot(try PyloaderModule.string(a[0], "name"))
-                return Py_NewRef(pyl_None())
-            } }),
-            // Package metadata follows delegation (Metadata.swift).
-            ("_core_distribution_source", { module, args in PyloaderModule.adapt(module, args, count: 2) { a in
-                let names = try PyloaderModule.strings(a[1], "names")
-                guard let source = try Metadata.source(forImportNames: names, in: try PyloaderModule.loaderArg(a[0], module)) else {
-                    return Py_NewRef(pyl_None())
-                }
-                return try PyloaderModule.idObject(source)
-            } }),
-            ("_core_distributions", { module, args in PyloaderModule.adapt(module, args, count: 2) { a in
-                let name = a[1] == pyl_None() ? nil : try PyloaderModule.string(a[1], "name")
-                return Metadata.distributions(named: name, in: try PyloaderModule.loaderArg(a[0], module),
-                                             closedErrorOf: module)
-            } }),
-        ]
+        let table = coreFunctions
         let methods = UnsafeMutablePointer<PyMethodDef>.allocate(capacity: table.count + 1)
         for (index, (name, function)) in table.enumerated() {
             methods[index] = PyMethodDef(ml_name: strdup(name), ml_meth: function, ml_flags: METH_VARARGS, ml_doc: nil)
@@ -147,6 +23,137 @@ enum PyloaderModule {
         PyImport_AppendInittab(strdup("pyloader"), pyl_PyloaderModuleInit)
     }
 
+    /// The Swift functions of the module, by name.
+    private static let coreFunctions: [(name: String, function: Function)] = [
+        ("_core_info", { module, args in PyloaderModule.adapt(module, args, count: 1) { a in try PyloaderModule.info(PyloaderModule.loaderArg(a[0], module)) } }),
+        ("_core_name", { module, args in PyloaderModule.adapt(module, args, count: 1) { a in try PyloaderModule.name(a[0]) } }),
+        ("_core_closed", { module, args in PyloaderModule.adapt(module, args, count: 1) { a in try PyloaderModule.closed(a[0]) } }),
+        ("_core_root", { module, args in PyloaderModule.adapt(module, args, count: 0) { _ in try PyloaderModule.idObject(Loader.root) } }),
+        ("_core_find", { module, args in PyloaderModule.adapt(module, args, count: 1) { a in
+            guard let found = Loader.named(try PyloaderModule.string(a[0], "name")) else { return Py_NewRef(pyl_None()) }
+            return try PyloaderModule.idObject(found)
+        } }),
+        ("_core_ids", { module, args in PyloaderModule.adapt(module, args, count: 0) { _ in
+            try Loader.root.subtree.map(\.id).makePythonReference()
+        } }),
+        ("_core_child", { module, args in PyloaderModule.adapt(module, args, count: 8) { a in
+            let parent = try PyloaderModule.loaderArg(a[0], module)
+            guard let delegation = Delegation(rawValue: try PyloaderModule.string(a[3], "delegation")) else {
+                throw LoaderError.invalidArgument("delegation must be \"parent-first\" or \"child-first\"")
+            }
+            guard let extensions = ExtensionPolicy(rawValue: try PyloaderModule.string(a[6], "extensions")) else {
+                throw LoaderError.invalidArgument("extensions must be \"copy\", \"share\" or \"error\"")
+            }
+            guard let gil = GIL(rawValue: try PyloaderModule.string(a[7], "gil")) else {
+                throw LoaderError.invalidArgument("gil must be \"shared\" or \"own\"")
+            }
+            let child = try parent.child(try PyloaderModule.string(a[1], "name"), paths: try PyloaderModule.strings(a[2], "paths"),
+                                         delegation: delegation, shared: try PyloaderModule.strings(a[4], "shared"),
+                                         local: try PyloaderModule.strings(a[5], "local"), extensions: extensions,
+                                         gil: gil)
+            return try PyloaderModule.idObject(child)
+        } }),
+        ("_core_exec", { module, args in PyloaderModule.adapt(module, args, count: 2) { a in
+            let loader = try PyloaderModule.loaderArg(a[0], module)
+            let source = try PyloaderModule.string(a[1], "source")
+            return loader.callMovingException(closedErrorOf: module) {
+                guard let globals = try? loader.mainNamespace() else { return nil }
+                guard let result = PyRun_StringFlags(source, Py_file_input, globals, globals, nil) else { return nil }
+                Py_DecRef(result)
+                return Py_NewRef(pyl_None())
+            }
+        } }),
+        ("_core_eval", { module, args in PyloaderModule.adapt(module, args, count: 2) { a in
+            let loader = try PyloaderModule.loaderArg(a[0], module)
+            let source = try PyloaderModule.string(a[1], "expression")
+            return loader.callMovingException(closedErrorOf: module) {
+                guard let globals = try? loader.mainNamespace() else { return nil }
+                return PyRun_StringFlags(source, Py_eval_input, globals, globals, nil)
+            }
+        } }),
+        ("_core_import", { module, args in PyloaderModule.adapt(module, args, count: 2) { a in
+            let loader = try PyloaderModule.loaderArg(a[0], module)
+            let name = try PyloaderModule.string(a[1], "name")
+            return loader.callMovingException(closedErrorOf: module) {
+                CrossLoaderImports.importWaitingForOthers(name, in: loader)
+            }
+        } }),
+        ("_core_run_main", { module, args in PyloaderModule.adapt(module, args, count: 3) { a in
+            let loader = try PyloaderModule.loaderArg(a[0], module)
+            let path = try PyloaderModule.string(a[1], "path")
+            let argv = a[2] == pyl_None() ? nil : try PyloaderModule.strings(a[2], "argv")
+            let status = try loader.withActivated {
+                try MainProgram.run(.script(path: path), arguments: [], argv: argv, in: loader)
+            }
+            return try Int(status).makePythonReference()
+        } }),
+        ("_core_which", { module, args in PyloaderModule.adapt(module, args, count: 2) { a in
+            guard let found = try PyloaderModule.loaderArg(a[0], module).which(try PyloaderModule.string(a[1], "module_name")) else {
+                return Py_NewRef(pyl_None())
+            }
+            return try PyloaderModule.idObject(found)
+        } }),
+        ("_core_close", { module, args in PyloaderModule.adapt(module, args, count: 1) { a in
+            // Closing a closed loader does nothing, as in Swift.
+            guard let loader = Loader.registry.loader(id: try PyloaderModule.int(a[0])) else { return Py_NewRef(pyl_None()) }
+            return try loader.closeReportingLeaks().map(\.description).makePythonReference()
+        } }),
+        ("_core_context_push", { module, args in PyloaderModule.adapt(module, args, count: 1) { a in
+            try ContextLoaders.push(try PyloaderModule.loaderArg(a[0], module), on: ThreadRecord.current)
+            return Py_NewRef(pyl_None())
+        } }),
+        ("_core_context_pop", { module, args in PyloaderModule.adapt(module, args, count: 1) { a in
+            try ContextLoaders.pop(expectedID: try PyloaderModule.int(a[0]), on: ThreadRecord.current)
+            return Py_NewRef(pyl_None())
+        } }),
+        ("_core_context_id", { module, args in PyloaderModule.adapt(module, args, count: 0) { _ in
+            guard let loader = ThreadRecord.current.contextStack.last else { return Py_NewRef(pyl_None()) }
+            return try PyloaderModule.idObject(loader)
+        } }),
+        ("_core_defining", { module, args in PyloaderModule.adapt(module, args, count: 1) { a in
+            guard let loader = Resolver.definingLoader(ofObject: a[0]) else { return Py_NewRef(pyl_None()) }
+            return try PyloaderModule.idObject(loader)
+        } }),
+        ("_core_find_spec", { module, args in PyloaderModule.adapt(module, args, count: 2) { a in
+            try Resolver.findSpec(fullName: try PyloaderModule.string(a[0], "fullname"), in: try PyloaderModule.loaderArg(a[1], module))
+        } }),
+        ("_core_load", { module, args in PyloaderModule.adapt(module, args, count: 3) { a in
+            try Resolver.loadDelegated(fullName: try PyloaderModule.string(a[0], "fullname"), in: try PyloaderModule.loaderArg(a[1], module),
+                                       definer: try PyloaderModule.loaderArg(a[2], module))
+        } }),
+        // Extension modules in many loaders (ExtensionModules.swift).
+        ("_core_extension_location", { module, args in PyloaderModule.adapt(module, args, count: 3) { a in
+            makePythonString(try ExtensionModules.location(forLoading: try PyloaderModule.string(a[2], "path"),
+                                                           module: try PyloaderModule.string(a[1], "name"),
+                                                           in: try PyloaderModule.loaderArg(a[0], module)))
+        } }),
+        ("_core_extension_failed", { module, args in PyloaderModule.adapt(module, args, count: 4) { a in
+            ExtensionModules.failure(a[3], module: try PyloaderModule.string(a[1], "name"),
+                                     path: try PyloaderModule.string(a[2], "path"),
+                                     in: try PyloaderModule.loaderArg(a[0], module)) ?? Py_NewRef(pyl_None())
+        } }),
+        ("_core_stop_requested", { module, args in PyloaderModule.adapt(module, args, count: 0) { _ in
+            Py_NewRef(GracefulStop.isRequested ? pyl_True() : pyl_False())
+        } }),
+        ("_core_preload_in_root", { module, args in PyloaderModule.adapt(module, args, count: 1) { a in
+            try ExtensionModules.preloadInRoot(try PyloaderModule.string(a[0], "name"))
+            return Py_NewRef(pyl_None())
+        } }),
+        // Package metadata follows delegation (Metadata.swift).
+        ("_core_distribution_source", { module, args in PyloaderModule.adapt(module, args, count: 2) { a in
+            let names = try PyloaderModule.strings(a[1], "names")
+            guard let source = try Metadata.source(forImportNames: names, in: try PyloaderModule.loaderArg(a[0], module)) else {
+                return Py_NewRef(pyl_None())
+            }
+            return try PyloaderModule.idObject(source)
+        } }),
+        ("_core_distributions", { module, args in PyloaderModule.adapt(module, args, count: 2) { a in
+            let name = a[1] == pyl_None() ? nil : try PyloaderModule.string(a[1], "name")
+            return Metadata.distributions(named: name, in: try PyloaderModule.loaderArg(a[0], module),
+                                         closedErrorOf: module)
+        } }),
+    ]
+
     /// The module's exec slot: binds this instance to its interpreter's loader and
     /// runs the Python half in the module's namespace.
     fileprivate static func execModule(_ module: PyObjectPointer?) -> Int32 {
@@ -155,6 +162,12 @@ enum PyloaderModule {
             guard let tstate = pyl_CurrentThreadState(),
                   let loader = Loader.registry.loader(interpreter: tstate.pointee.interp) else {
                 PyErr_SetString(pyl_ExcImportError(), "pyloader: this interpreter is not managed by PyLoader")
+                return -1
+            }
+            // Every `_core_*` function reads state the root's GIL guards (OwnGIL.swift, rule 2).
+            guard !loader.ownsGIL else {
+                PyErr_SetString(pyl_ExcImportError(), "pyloader cannot be imported in loader '\(loader.name)': it has"
+                                + " a GIL of its own, and nothing crosses between GILs; reach it from the other loaders")
                 return -1
             }
             guard let id = PyLong_FromLong(loader.id) else { return -1 }
@@ -169,33 +182,33 @@ enum PyloaderModule {
             guard let original = pyl_OriginalImportModule() else { return -1 }
             PyDict_SetItemString(namespace, "_import", original)
             Py_DecRef(original)
-            guard let code = moduleCode() else { return -1 }
-            defer { Py_DecRef(code) }
-            guard let result = PyEval_EvalCode(code, namespace, namespace) else { return -1 }
-            Py_DecRef(result)
+            for file in [EmbeddedPython.pyloaderModule, .importSystem] {
+                guard let code = code(of: file) else { return -1 }
+                defer { Py_DecRef(code) }
+                guard let result = PyEval_EvalCode(code, namespace, namespace) else { return -1 }
+                Py_DecRef(result)
+            }
             return 0
         }
     }
 
-    /// The marshalled code of `pyloaderModuleSource`, compiled once per process
+    /// The marshalled code of the module's files, compiled once per process
     /// (unmarshalling costs far less than compiling in every new interpreter).
-    /// Guarded by the GIL.
-    nonisolated(unsafe) private static var marshalledCode: [CChar] = []
+    /// Guarded by the root's GIL: the module exists only in loaders that share it.
+    nonisolated(unsafe) private static var marshalledCode: [EmbeddedPython: [CChar]] = [:]
 
-    fileprivate static func moduleCode() -> PyObjectPointer? {
-        if marshalledCode.isEmpty {
-            guard let code = Py_CompileString(pyloaderModuleSource + pyloaderFinderSource, "<pyloader>", Py_file_input) else { return nil }
-            guard let bytes = PyMarshal_WriteObjectToString(code, Py_MARSHAL_VERSION) else { return code }
-            defer { Py_DecRef(bytes) }
-            let size = PyBytes_Size(bytes)
-            if let start = PyBytes_AsString(bytes) {
-                marshalledCode = Array(UnsafeBufferPointer(start: start, count: size))
-            }
-            return code
+    /// `file`'s code object in the current interpreter (a new reference).
+    fileprivate static func code(of file: EmbeddedPython) -> PyObjectPointer? {
+        if let bytes = marshalledCode[file] {
+            return bytes.withUnsafeBufferPointer { PyMarshal_ReadObjectFromString($0.baseAddress, $0.count) }
         }
-        return marshalledCode.withUnsafeBufferPointer {
-            PyMarshal_ReadObjectFromString($0.baseAddress, $0.count)
+        guard let code = file.compile() else { return nil }
+        guard let bytes = PyMarshal_WriteObjectToString(code, Py_MARSHAL_VERSION) else { return code }
+        defer { Py_DecRef(bytes) }
+        if let start = PyBytes_AsString(bytes) {
+            marshalledCode[file] = Array(UnsafeBufferPointer(start: start, count: PyBytes_Size(bytes)))
         }
+        return code
     }
 
     // MARK: Adapting calls
@@ -250,34 +263,35 @@ enum PyloaderModule {
         try loader.id.makePythonReference()
     }
 
+    /// A loader's settings as a dict keyed by name (what `Loader`'s properties in
+    /// `pyloader.py` read): name, parent (an id or None), children (ids), paths,
+    /// delegation, shared, local, extensions.
     fileprivate static func info(_ loader: Loader) throws -> PyObjectPointer? {
-        let items: [PyObjectPointer?] = [
-            makePythonString(loader.name),
-            try loader.parent.map { try idObject($0) } ?? Py_NewRef(pyl_None()),
-            try loader.children.map(\.id).makePythonReference(),
-            makePythonStringTuple(loader.paths),
-            makePythonString(loader.delegation.rawValue),
-            makePythonStringTuple(loader.shared),
-            makePythonStringTuple(loader.local),
-            makePythonString(loader.extensions.rawValue),
+        let items: [(String, PyObjectPointer?)] = [
+            ("name", makePythonString(loader.name)),
+            ("parent", try loader.parent.map { try idObject($0) } ?? Py_NewRef(pyl_None())),
+            ("children", try loader.children.map(\.id).makePythonReference()),
+            ("paths", makePythonStringTuple(loader.paths)),
+            ("delegation", makePythonString(loader.delegation.rawValue)),
+            ("shared", makePythonStringTuple(loader.shared)),
+            ("local", makePythonStringTuple(loader.local)),
+            ("extensions", makePythonString(loader.extensions.rawValue)),
         ]
-        guard !items.contains(where: { $0 == nil }), let tuple = PyTuple_New(items.count) else {
-            items.forEach { Py_DecRef($0) }
-            return nil
+        defer { items.forEach { Py_DecRef($0.1) } }
+        guard !items.contains(where: { $0.1 == nil }), let dict = PyDict_New() else { return nil }
+        for (key, value) in items {
+            if PyDict_SetItemString(dict, key, value) != 0 {
+                Py_DecRef(dict)
+                return nil
+            }
         }
-        for (index, item) in items.enumerated() { PyTuple_SetItem(tuple, index, item) }
-        return tuple
+        return dict
     }
 
+    /// A loader's name, also once it is closed.
     fileprivate static func name(_ object: PyObjectPointer) throws -> PyObjectPointer? {
         let id = try int(object)
-        let live = Loader.registry.loader(id: id)
-        let name = live?.name ?? Loader.registry.closedName(id: id) ?? "#\(id)"
-        guard let text = makePythonString(name) else { return nil }
-        let tuple = PyTuple_New(2)
-        PyTuple_SetItem(tuple, 0, text)
-        PyTuple_SetItem(tuple, 1, Py_NewRef(live == nil ? pyl_True() : pyl_False()))
-        return tuple
+        return makePythonString(Loader.registry.loader(id: id)?.name ?? Loader.registry.closedName(id: id) ?? "#\(id)")
     }
 
     fileprivate static func closed(_ object: PyObjectPointer) throws -> PyObjectPointer? {
