@@ -342,13 +342,19 @@ public final class Loader: @unchecked Sendable {
         }
     }
 
-    /// How long `close()` waits, in seconds, for the non-daemon threads Python code
-    /// started in the loader (default 5). Process-wide.
-    public static var threadJoinTimeout: Double {
+    /// How long `close()` waits for the non-daemon threads Python code started in the
+    /// loader (default 5 seconds; a negative value counts as zero). Process-wide.
+    public static var threadJoinTimeout: Duration {
         get { registry.lock.withLock { _threadJoinTimeout } }
-        set { registry.lock.withLock { _threadJoinTimeout = Swift.max(0, newValue) } }
+        set { registry.lock.withLock { _threadJoinTimeout = Swift.max(.zero, newValue) } }
     }
-    nonisolated(unsafe) private static var _threadJoinTimeout = 5.0
+    nonisolated(unsafe) private static var _threadJoinTimeout = Duration.seconds(5)
+
+    /// `threadJoinTimeout` in seconds, as the Python side of the wait takes it.
+    static var threadJoinSeconds: Double {
+        let (seconds, attoseconds) = threadJoinTimeout.components
+        return Double(seconds) + Double(attoseconds) / 1e18
+    }
 
     /// PRECONDITION: the GIL is held.
     @discardableResult
@@ -427,7 +433,7 @@ public final class Loader: @unchecked Sendable {
         let previous = pyl_CurrentThreadState()
         let state = try threadState(on: thread, closing: true)
         PyThreadState_Swap(state.tstate)
-        let alive = InterpreterSetup.joinThreads(in: self, timeout: Loader.threadJoinTimeout)
+        let alive = InterpreterSetup.joinThreads(in: self, timeout: Loader.threadJoinSeconds)
         PyThreadState_Swap(previous)
         if alive > 0 {
             throw LoaderError.busy(loader: name, reason: "\(alive) thread(s) started in '\(name)' are still running"
@@ -444,7 +450,7 @@ public final class Loader: @unchecked Sendable {
         PyThreadState_Swap(state.tstate)
         InterpreterSetup.runExitFunctions()
         // An atexit callback may have started a thread: wait for it like any other.
-        let alive = InterpreterSetup.joinThreads(in: self, timeout: Loader.threadJoinTimeout)
+        let alive = InterpreterSetup.joinThreads(in: self, timeout: Loader.threadJoinSeconds)
         if alive > 0 {
             PyThreadState_Swap(previous)
             throw LoaderError.busy(loader: name, reason: "its atexit callbacks left \(alive) thread(s) running")

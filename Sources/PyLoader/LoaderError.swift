@@ -21,8 +21,6 @@ public enum LoaderError: Error, Equatable, Sendable, CustomStringConvertible {
     case cannotCloseRoot
     /// CPython could not be started, or the runtime was already finalized or configured.
     case runtime(String)
-    /// A Python handle was used after its loader released it.
-    case released
 
     public var description: String {
         switch self {
@@ -45,8 +43,6 @@ public enum LoaderError: Error, Equatable, Sendable, CustomStringConvertible {
             return "the root loader cannot be closed while the process runs"
         case .runtime(let message):
             return "CPython runtime: \(message)"
-        case .released:
-            return "the Python object handle was released"
         }
     }
 }

@@ -14,6 +14,23 @@ public struct PythonError: Error, CustomStringConvertible {
     /// The exception object itself (a handle in `loader`); nil once that loader is closed
     /// or when the exception could not be kept.
     public let exception: PythonObject?
+    /// The exception's class and its bases in method resolution order, each as
+    /// `module.qualname` (`object` left out): `ModuleNotFoundError` gives
+    /// `["builtins.ModuleNotFoundError", "builtins.ImportError", "builtins.Exception",
+    /// "builtins.BaseException"]`.
+    public var typeHierarchy: [String] { classes.map { $0.module + "." + $0.qualname } }
+
+    /// The classes of `typeHierarchy`, their module and qualified name apart.
+    let classes: [(module: String, qualname: String)]
+
+    /// Whether the exception is an instance of the class named `typeName` or of one of its
+    /// subclasses, as Python's `isinstance` answers (`except ImportError` also catches a
+    /// `ModuleNotFoundError`). `typeName` is a class's `module.qualname`
+    /// (`"json.decoder.JSONDecodeError"`, `"builtins.ImportError"`) or its bare qualified
+    /// name, which matches that class in any module (`"ImportError"`, `"JSONDecodeError"`).
+    public func isInstance(of typeName: String) -> Bool {
+        classes.contains { $0.qualname == typeName || $0.module + "." + $0.qualname == typeName }
+    }
 
     public var description: String {
         message.isEmpty ? "\(typeName) (in loader '\(loader)')" : "\(typeName): \(message) (in loader '\(loader)')"
@@ -28,7 +45,8 @@ public struct PythonError: Error, CustomStringConvertible {
         defer { Py_DecRef(type); Py_DecRef(traceback) }
         guard let value else {
             return PythonError(typeName: "SystemError", message: "error indicator set without an exception",
-                               traceback: "", loader: loader.name, exception: nil)
+                               traceback: "", loader: loader.name, exception: nil,
+                               classes: [("builtins", "SystemError"), ("builtins", "Exception"), ("builtins", "BaseException")])
         }
         if let traceback { PyException_SetTraceback(value, traceback) }
         let typeObject = pyl_TypeOf(value)
@@ -36,8 +54,28 @@ public struct PythonError: Error, CustomStringConvertible {
         let message = pythonStr(value)
         let formatted = formatException(value) ?? "\(typeName): \(message)\n"
         let handle = PythonObject(newReference: value, loader: loader)   // takes `value`
+        let classes = classHierarchy(of: UnsafeMutableRawPointer(typeObject!).assumingMemoryBound(to: PyObject.self))
         return PythonError(typeName: typeName, message: message, traceback: formatted,
-                           loader: loader.name, exception: handle)
+                           loader: loader.name, exception: handle, classes: classes)
+    }
+
+    /// `(cls.__module__, cls.__qualname__)` for each class of `type.__mro__` but `object`.
+    private static func classHierarchy(of type: PyObjectPointer) -> [(module: String, qualname: String)] {
+        guard let mro = PyObject_GetAttrString(type, "__mro__") else { PyErr_Clear(); return [] }
+        defer { Py_DecRef(mro) }
+        var classes: [(module: String, qualname: String)] = []
+        for index in 0..<max(PyTuple_Size(mro) - 1, 0) {   // the last is `object`
+            guard let cls = PyTuple_GetItem(mro, index) else { break }
+            let module = PyObject_GetAttrString(cls, "__module__"), qualname = PyObject_GetAttrString(cls, "__qualname__")
+            defer { Py_DecRef(module); Py_DecRef(qualname) }
+            guard let module, let qualname, let moduleName = String(pythonString: module),
+                  let name = String(pythonString: qualname) else {
+                PyErr_Clear()
+                continue
+            }
+            classes.append((moduleName, name))
+        }
+        return classes
     }
 
     /// `"".join(traceback.format_exception(value))` in the current interpreter; nil if that fails.

@@ -46,7 +46,7 @@ final class ActivationTests: LoaderTestCase {
             }
             XCTAssertEqual(pyl_CurrentThreadState(), before)
             XCTAssertNil(PyErr_Occurred(), "an exception was left pending")
-            XCTAssertThrowsError(try b.withActivated { throw LoaderError.released })
+            XCTAssertThrowsError(try b.withActivated { throw LoaderError.invalidArgument("thrown inside") })
             XCTAssertEqual(pyl_CurrentThreadState(), before)
         }
         XCTAssertEqual(ThreadRecord.current.gilDepth, 0)

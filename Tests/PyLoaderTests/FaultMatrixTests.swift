@@ -241,7 +241,7 @@ final class FaultMatrixTests: LoaderTestCase {
         let start = DispatchTime.now()
         try loader.close()
         XCTAssertTrue(loader.isClosed)
-        XCTAssertLessThan(seconds(since: start), Loader.threadJoinTimeout)
+        XCTAssertLessThan(seconds(since: start), Loader.threadJoinSeconds)
         XCTAssertEqual(try? String(contentsOfFile: folder + "/done", encoding: .utf8), "finished",
                        "close() did not wait for the thread")
         try assertHealthy()
@@ -261,7 +261,7 @@ final class FaultMatrixTests: LoaderTestCase {
         try assertHealthy()
     }
 
-    /// Waits `Loader.threadJoinTimeout` (5 s, a `static let`) before refusing.
+    /// Waits `Loader.threadJoinTimeout` (5 s by default) before refusing.
     func testNonDaemonThreadThatOutlivesTheJoinTimeoutRefusesClose() throws {
         let loader = try makeChild("overdue")
         try loader.exec("""
@@ -273,8 +273,8 @@ final class FaultMatrixTests: LoaderTestCase {
         let start = DispatchTime.now()
         try assertLoaderError(busy: loader.name, containing: "still running") { try loader.close() }
         let waited = seconds(since: start)
-        XCTAssertGreaterThanOrEqual(waited, Loader.threadJoinTimeout - 0.5, "close() did not wait for the thread")
-        XCTAssertLessThan(waited, Loader.threadJoinTimeout + 5, "close() waited for longer than its bound")
+        XCTAssertGreaterThanOrEqual(waited, Loader.threadJoinSeconds - 0.5, "close() did not wait for the thread")
+        XCTAssertLessThan(waited, Loader.threadJoinSeconds + 5, "close() waited for longer than its bound")
         // Refused: nothing was closed, the loader still works.
         XCTAssertFalse(loader.isClosed)
         XCTAssertEqual(try value(loader, "worker.is_alive()", as: Bool.self), true)

@@ -138,6 +138,39 @@ final class LoaderTests: LoaderTestCase {
         XCTAssertEqual(argv.last, "x")
         XCTAssertTrue(argv.first?.hasSuffix("echo_mod/__main__.py") ?? false, "\(argv)")
     }
+
+    /// `PythonError.isInstance(of:)` answers as `isinstance` does: by the whole class
+    /// hierarchy, with bare or module-qualified names.
+    func testPythonErrorKnowsTheExceptionsClassHierarchy() throws {
+        let child = try makeChild("hierarchy")
+        do {
+            _ = try child.importModule("no_module_has_this_name")
+            XCTFail("imported a missing module")
+        } catch let error as PythonError {
+            XCTAssertEqual(error.typeName, "ModuleNotFoundError")
+            XCTAssertEqual(error.typeHierarchy, ["builtins.ModuleNotFoundError", "builtins.ImportError",
+                                                 "builtins.Exception", "builtins.BaseException"])
+            XCTAssertTrue(error.isInstance(of: "ImportError"))
+            XCTAssertTrue(error.isInstance(of: "builtins.ImportError"))
+            XCTAssertFalse(error.isInstance(of: "ValueError"))
+            XCTAssertFalse(error.isInstance(of: "Error"))
+        }
+        try child.exec("""
+            class Outer:
+                class Failure(KeyError):
+                    pass
+            def fail():
+                raise Outer.Failure("x")
+            """)
+        XCTAssertThrowsError(try child.eval("fail").call()) { error in
+            guard let error = error as? PythonError else { return XCTFail("\(error)") }
+            XCTAssertTrue(error.isInstance(of: "__main__.Outer.Failure"))
+            XCTAssertTrue(error.isInstance(of: "Outer.Failure"))
+            XCTAssertFalse(error.isInstance(of: "Failure"))
+            XCTAssertTrue(error.isInstance(of: "LookupError"))
+            XCTAssertFalse(error.isInstance(of: "ImportError"))
+        }
+    }
 }
 
 // MARK: Files

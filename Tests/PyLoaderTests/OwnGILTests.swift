@@ -82,14 +82,14 @@ final class OwnGILTests: LoaderTestCase {
     }
 
     /// The `pyloader` module's functions read state the root's GIL guards: an own-GIL
-    /// loader cannot import it (before, it imported and ran them under its own GIL).
+    /// loader cannot import it (CPython refuses it there, and PyLoader's exec slot would too).
     func testPyloaderCannotBeImportedUnderAGILOfItsOwn() throws {
         try requirePerInterpreterGIL()
         let own = try makeOwn()
         XCTAssertThrowsError(try own.exec("import pyloader")) { error in
             guard let error = error as? PythonError else { return XCTFail("\(error)") }
-            XCTAssertEqual(error.typeName, "ImportError")
-            XCTAssertTrue(error.message.contains("has a GIL of its own"), error.message)
+            XCTAssertTrue(error.isInstance(of: "ImportError"), error.description)
+            XCTAssertTrue(error.message.contains("pyloader"), error.message)
         }
         XCTAssertEqual(try value(own, "6 * 7", as: Int.self), 42)
     }

@@ -235,10 +235,10 @@ enum OwnGIL {
                 PyEval_RestoreThread(made)
                 loader.threadStates.append(state)
             }
-            var alive = InterpreterSetup.joinThreads(in: loader, timeout: Loader.threadJoinTimeout)
+            var alive = InterpreterSetup.joinThreads(in: loader, timeout: Loader.threadJoinSeconds)
             if alive == 0 {
                 InterpreterSetup.runExitFunctions()
-                alive = InterpreterSetup.joinThreads(in: loader, timeout: Loader.threadJoinTimeout)
+                alive = InterpreterSetup.joinThreads(in: loader, timeout: Loader.threadJoinSeconds)
             }
             if alive > 0 {
                 PyEval_SaveThread()

@@ -165,6 +165,8 @@ enum PyloaderModule {
                 return -1
             }
             // Every `_core_*` function reads state the root's GIL guards (OwnGIL.swift, rule 2).
+            // CPython 3.12+ already refuses the module in an own-GIL interpreter ("does not
+            // support loading in subinterpreters"); this keeps the rule should that change.
             guard !loader.ownsGIL else {
                 PyErr_SetString(pyl_ExcImportError(), "pyloader cannot be imported in loader '\(loader.name)': it has"
                                 + " a GIL of its own, and nothing crosses between GILs; reach it from the other loaders")
