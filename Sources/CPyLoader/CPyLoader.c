@@ -118,8 +118,6 @@ void pyl_SetContextLoader(void *owner, PyInterpreterState *interp) {
     context_interp = owner ? interp : NULL;
 }
 
-void *pyl_GetContextLoader(void) { return context_owner; }
-
 static void hook_capsule_destructor(PyObject *capsule) {
     HookState *st = PyCapsule_GetPointer(capsule, hook_capsule_name);
     if (!st) { PyErr_Clear(); return; }
@@ -335,13 +333,6 @@ static HookState *hook_state(PyObject *hook) {
     return PyCapsule_GetPointer(self, hook_capsule_name);
 }
 
-int pyl_IsImportHook(PyObject *hook) { return hook_state(hook) != NULL; }
-
-PyInterpreterState *pyl_ImportHookInterpreter(PyObject *hook) {
-    HookState *st = hook_state(hook);
-    return st ? st->interp : NULL;
-}
-
 // The hook's state when it is an import hook of the current interpreter; else NULL with
 // a RuntimeError set.
 static HookState *current_hook_state(PyObject *hook) {
@@ -466,38 +457,41 @@ PyObject *pyl_GlobalsBuiltins(PyObject *globals) {
     return builtins;
 }
 
-void pyl_ScanNamespace(PyObject *globals, Py_ssize_t limit, pyl_LeakVisit visit, void *context) {
-    Py_ssize_t position = 0;
-    PyObject *key, *value;
-    while (PyDict_Next(globals, &position, &key, &value)) {
-        if (pyl_IsDunderName(key)) continue;
-        if (pyl_LeakCandidate(value)) {
-            visit(context, key, NULL, -1, value);
-        } else if (PyDict_Check(value)) {
-            Py_ssize_t inner = 0, seen = 0;
-            PyObject *k, *v;
-            while (seen++ < limit && PyDict_Next(value, &inner, &k, &v)) {
-                if (pyl_LeakCandidate(v)) visit(context, key, k, -1, v);
-            }
-        } else if (PyList_Check(value) || PyTuple_Check(value)) {
-            Py_ssize_t n = PyList_Check(value) ? PyList_GET_SIZE(value) : PyTuple_GET_SIZE(value);
-            for (Py_ssize_t i = 0; i < n && i < limit; i++) {
-                PyObject *item = PyList_Check(value) ? PyList_GET_ITEM(value, i) : PyTuple_GET_ITEM(value, i);
-                if (pyl_LeakCandidate(item)) visit(context, key, NULL, i, item);
-            }
-        }
-    }
-}
-
-int pyl_LeakCandidate(PyObject *o) {
+// Whether `o` could belong to a loader (a module, a function, a class made at run time or
+// an instance of one): the leak scan's cheap first test (no Python code runs).
+static int leak_candidate(PyObject *o) {
     if (PyModule_Check(o) || PyFunction_Check(o)) return 1;
     if (PyType_Check(o)) return PyType_HasFeature((PyTypeObject *)o, Py_TPFLAGS_HEAPTYPE);
     return PyType_HasFeature(Py_TYPE(o), Py_TPFLAGS_HEAPTYPE);
 }
 
-int pyl_IsDunderName(PyObject *key) {
+// Whether `key` is a str that starts with two underscores.
+static int is_dunder_name(PyObject *key) {
     if (!PyUnicode_Check(key) || PyUnicode_GET_LENGTH(key) < 2) return 0;
     return PyUnicode_READ_CHAR(key, 0) == '_' && PyUnicode_READ_CHAR(key, 1) == '_';
+}
+
+void pyl_ScanNamespace(PyObject *globals, Py_ssize_t limit, pyl_LeakVisit visit, void *context) {
+    Py_ssize_t position = 0;
+    PyObject *key, *value;
+    while (PyDict_Next(globals, &position, &key, &value)) {
+        if (is_dunder_name(key)) continue;
+        if (leak_candidate(value)) {
+            visit(context, key, NULL, -1, value);
+        } else if (PyDict_Check(value)) {
+            Py_ssize_t inner = 0, seen = 0;
+            PyObject *k, *v;
+            while (seen++ < limit && PyDict_Next(value, &inner, &k, &v)) {
+                if (leak_candidate(v)) visit(context, key, k, -1, v);
+            }
+        } else if (PyList_Check(value) || PyTuple_Check(value)) {
+            Py_ssize_t n = PyList_Check(value) ? PyList_GET_SIZE(value) : PyTuple_GET_SIZE(value);
+            for (Py_ssize_t i = 0; i < n && i < limit; i++) {
+                PyObject *item = PyList_Check(value) ? PyList_GET_ITEM(value, i) : PyTuple_GET_ITEM(value, i);
+                if (leak_candidate(item)) visit(context, key, NULL, i, item);
+            }
+        }
+    }
 }
 
 int pyl_IsHeapType(PyObject *o) {
@@ -1015,48 +1009,9 @@ static PyMethodDef interrupt_handler_def = {
 
 PyObject *pyl_MakeInterruptHandler(void) { return PyCFunction_NewEx(&interrupt_handler_def, NULL, NULL); }
 
-// MARK: Runtime start-up
+// MARK: Runtime start-up (the configuration is Swift's: Runtime.startCPython)
 
-static char start_error[512];
-
-const char *pyl_StartRuntime(const char *program, int writeBytecode, int bufferedStdio) {
-    // UTF-8 mode (PEP 540): text I/O and file names are UTF-8 whatever the locale.
-    // The isolated configuration leaves the locale alone (it is the host's), so
-    // without this an embedded interpreter under LANG=C.UTF-8 still ran with the
-    // "C" locale's ASCII stdio, where `python3 -I` prints non-ASCII text.
-    PyPreConfig preconfig;
-    PyPreConfig_InitIsolatedConfig(&preconfig);
-    preconfig.utf8_mode = 1;
-    PyStatus prestatus = Py_PreInitialize(&preconfig);
-    if (PyStatus_Exception(prestatus)) {
-        snprintf(start_error, sizeof start_error, "%s", prestatus.err_msg ? prestatus.err_msg : "pre-initialization failed");
-        return start_error;
-    }
-    // Before Py_Initialize, so every interpreter made afterwards has it (see Forking.swift).
-    if (PySys_AddAuditHook(fork_audit_hook, NULL) < 0) {
-        snprintf(start_error, sizeof start_error, "%s", "could not add PyLoader's audit hook");
-        return start_error;
-    }
-    PyConfig config;
-    PyConfig_InitIsolatedConfig(&config);
-    config.site_import = 0;
-    config.install_signal_handlers = 0;
-    config.use_environment = 0;
-    config.user_site_directory = 0;
-    config.parse_argv = 0;
-    config.write_bytecode = writeBytecode;
-    config.buffered_stdio = bufferedStdio;
-    PyStatus status = PyConfig_SetBytesString(&config, &config.program_name, program);
-    if (!PyStatus_Exception(status)) status = Py_InitializeFromConfig(&config);
-    PyConfig_Clear(&config);
-    if (PyStatus_Exception(status)) {
-        snprintf(start_error, sizeof start_error, "%s%s%s",
-                 status.func ? status.func : "", status.func ? ": " : "",
-                 status.err_msg ? status.err_msg : "CPython failed to start");
-        return start_error;
-    }
-    return NULL;
-}
+int pyl_AddForkAuditHook(void) { return PySys_AddAuditHook(fork_audit_hook, NULL) < 0 ? -1 : 0; }
 
 // MARK: The `pyloader` module
 

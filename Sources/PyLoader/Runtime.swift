@@ -106,6 +106,53 @@ enum Runtime {
         }
     }
 
+    /// Starts CPython as PyLoader runs it. Each setting is a decision of PyLoader's:
+    /// - the isolated configuration (`python3 -I`): no environment variables, no user
+    ///   site-packages, no command-line parsing; every loader's `sys.path` is set by PyLoader;
+    /// - UTF-8 mode (PEP 540): text I/O and file names are UTF-8 whatever the locale. The
+    ///   isolated configuration leaves the locale alone (it is the host's), so without it an
+    ///   embedded interpreter under LANG=C.UTF-8 ran with the "C" locale's ASCII stdio;
+    /// - no `site` (a loader's paths are its own; `.pth` files are processed by PyLoader);
+    /// - no signal handlers of CPython's own (`Interrupts.swift` installs PyLoader's when the
+    ///   host asks for them);
+    /// - unbuffered standard streams, as `python3 -u`: the host's output and Python's reach
+    ///   the terminal in the order they were written;
+    /// - bytecode written as `RuntimeOptions.writeBytecode` says; `program` as `sys.executable`,
+    ///   from which CPython finds the standard library;
+    /// - the fork audit hook (`Forking.swift`) added before start-up, so every interpreter
+    ///   made afterwards has it.
+    /// PRECONDITION: CPython is not initialized; `pyloader` is already in the inittab.
+    private static func startCPython(program: String, writeBytecode: Bool) throws {
+        var preconfig = PyPreConfig()
+        PyPreConfig_InitIsolatedConfig(&preconfig)
+        preconfig.utf8_mode = 1
+        let prestatus = Py_PreInitialize(&preconfig)
+        if PyStatus_Exception(prestatus) != 0 { throw startError(prestatus, "pre-initialization failed") }
+        guard pyl_AddForkAuditHook() == 0 else { throw LoaderError.runtime("could not add PyLoader's audit hook") }
+
+        var config = PyConfig()
+        PyConfig_InitIsolatedConfig(&config)
+        config.use_environment = 0
+        config.user_site_directory = 0
+        config.parse_argv = 0
+        config.site_import = 0
+        config.install_signal_handlers = 0
+        config.buffered_stdio = 0
+        config.write_bytecode = writeBytecode ? 1 : 0
+        var status = withUnsafeMutablePointer(to: &config) { config in
+            PyConfig_SetBytesString(config, &config.pointee.program_name, program)
+        }
+        if PyStatus_Exception(status) == 0 { status = Py_InitializeFromConfig(&config) }
+        PyConfig_Clear(&config)
+        if PyStatus_Exception(status) != 0 { throw startError(status, "CPython failed to start") }
+    }
+
+    /// `function: message` of a failed start-up status.
+    private static func startError(_ status: PyStatus, _ fallback: String) -> LoaderError {
+        let message = status.err_msg.map { String(cString: $0) } ?? fallback
+        return .runtime(status.func.map { String(cString: $0) + ": " + message } ?? message)
+    }
+
     private static func start() throws -> Loader {
         guard Py_IsInitialized() == 0 else {
             throw LoaderError.runtime("CPython was already initialized by other code in this process")
@@ -113,9 +160,7 @@ enum Runtime {
         let rootPaths = try options.rootPaths.map(validatedFolder)
         ExtensionModules.cacheParentOption = options.extensionCacheFolder
         PyloaderModule.registerInittab()
-        if let message = pyl_StartRuntime(options.pythonExecutable, options.writeBytecode ? 1 : 0, 0) {
-            throw LoaderError.runtime(String(cString: message))
-        }
+        try startCPython(program: options.pythonExecutable, writeBytecode: options.writeBytecode)
         // Py_InitializeFromConfig returns with the main thread state current and the GIL held.
         let mainThreadState = pyl_CurrentThreadState()!
         mainInterpreter = mainThreadState.pointee.interp

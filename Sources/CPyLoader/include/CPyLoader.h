@@ -14,23 +14,16 @@
 static inline PyObject *pyl_None(void) { return Py_None; }
 static inline PyObject *pyl_True(void) { return Py_True; }
 static inline PyObject *pyl_False(void) { return Py_False; }
-static inline PyObject *pyl_NotImplemented(void) { return Py_NotImplemented; }
 
 static inline PyObject *pyl_ExcBaseException(void) { return PyExc_BaseException; }
-static inline PyObject *pyl_ExcException(void) { return PyExc_Exception; }
 static inline PyObject *pyl_ExcRuntimeError(void) { return PyExc_RuntimeError; }
 static inline PyObject *pyl_ExcImportError(void) { return PyExc_ImportError; }
 static inline PyObject *pyl_ExcModuleNotFoundError(void) { return PyExc_ModuleNotFoundError; }
-static inline PyObject *pyl_ExcKeyError(void) { return PyExc_KeyError; }
 static inline PyObject *pyl_ExcTypeError(void) { return PyExc_TypeError; }
 static inline PyObject *pyl_ExcValueError(void) { return PyExc_ValueError; }
 static inline PyObject *pyl_ExcSystemExit(void) { return PyExc_SystemExit; }
-static inline PyObject *pyl_ExcIndexError(void) { return PyExc_IndexError; }
-static inline PyObject *pyl_ExcStopIteration(void) { return PyExc_StopIteration; }
 static inline PyObject *pyl_ExcSystemError(void) { return PyExc_SystemError; }
 static inline PyObject *pyl_ExcKeyboardInterrupt(void) { return PyExc_KeyboardInterrupt; }
-static inline PyObject *pyl_ExcAttributeError(void) { return PyExc_AttributeError; }
-static inline PyObject *pyl_ExcOverflowError(void) { return PyExc_OverflowError; }
 
 // MARK: Type checks (function-like macros)
 
@@ -38,24 +31,15 @@ static inline int pyl_IsLong(PyObject *o) { return PyLong_Check(o); }
 static inline int pyl_IsBool(PyObject *o) { return PyBool_Check(o); }
 static inline int pyl_IsFloat(PyObject *o) { return PyFloat_Check(o); }
 static inline int pyl_IsUnicode(PyObject *o) { return PyUnicode_Check(o); }
-static inline int pyl_IsBytes(PyObject *o) { return PyBytes_Check(o); }
 static inline int pyl_IsList(PyObject *o) { return PyList_Check(o); }
 static inline int pyl_IsTuple(PyObject *o) { return PyTuple_Check(o); }
 static inline int pyl_IsDict(PyObject *o) { return PyDict_Check(o); }
 static inline int pyl_IsModule(PyObject *o) { return PyModule_Check(o); }
 static inline int pyl_IsFunction(PyObject *o) { return PyFunction_Check(o); }
 static inline int pyl_IsType(PyObject *o) { return PyType_Check(o); }
-static inline int pyl_IsListOrTuple(PyObject *o) { return PyList_Check(o) || PyTuple_Check(o); }
-/// Item `i` of a list or tuple (borrowed), or NULL when out of range.
-static inline PyObject *pyl_SequenceItemBorrowed(PyObject *o, Py_ssize_t i) {
-    if (PyList_Check(o)) return i < PyList_GET_SIZE(o) ? PyList_GET_ITEM(o, i) : NULL;
-    return i < PyTuple_GET_SIZE(o) ? PyTuple_GET_ITEM(o, i) : NULL;
-}
 /// A function's globals dict (borrowed).
 static inline PyObject *pyl_FunctionGlobals(PyObject *f) { return PyFunction_GET_GLOBALS(f); }
-static inline int pyl_IsExceptionInstance(PyObject *o) { return PyExceptionInstance_Check(o); }
 static inline PyTypeObject *pyl_TypeOf(PyObject *o) { return Py_TYPE(o); }
-static inline Py_ssize_t pyl_RefCount(PyObject *o) { return Py_REFCNT(o); }
 
 // MARK: Calls (variadic or macro APIs, in fixed-arity form)
 
@@ -71,7 +55,6 @@ static inline PyObject *pyl_CallMethod0(PyObject *obj, const char *name) {
 /// Only meaningful while this thread holds the GIL: in 3.11 the "current" thread
 /// state is one process-wide slot owned by whichever thread holds the GIL.
 static inline PyThreadState *pyl_CurrentThreadState(void) { return _PyThreadState_UncheckedGet(); }
-static inline PyFrameObject *pyl_ThreadStateFrame(PyThreadState *t) { return PyThreadState_GetFrame(t); }
 
 /// The recursion a thread state has left, carried across a crossing between loaders
 /// (Activation.swift). Version seam (thread states): 3.11 counts one
@@ -154,7 +137,6 @@ int pyl_WrapImportModule(PyObject *hook);
 /// Returns 0, or -1 with an exception set. PRECONDITION: the hook's interpreter is current.
 int pyl_WrapBuildClass(PyObject *hook);
 
-/// An interpreter's `sys.modules` dict (borrowed). PRECONDITION: the GIL is held.
 /// A new sub-interpreter, its thread state current (and, with `ownGIL`, holding its new GIL
 /// while the caller's thread state is detached; 3.12+ only), or NULL with `error` filled.
 /// PRECONDITION: the caller's thread state is current with its GIL held.
@@ -177,21 +159,18 @@ int pyl_PythonVersionHex(void);
 /// The file of the libpython this process linked (dladdr), or NULL.
 const char *pyl_LinkedLibraryPath(void);
 
+/// An interpreter's `sys.modules` dict (borrowed). PRECONDITION: the GIL is held.
 PyObject *pyl_InterpreterModules(PyInterpreterState *interp);
 
 /// `module.qualname` of a module, class or function, read from C fields and dicts only (no
 /// Python code runs). Valid until the next call. PRECONDITION: the GIL is held.
 const char *pyl_QualifiedName(PyObject *o);
 
-/// Whether `o` could belong to a loader (a module, a function, a class made at run time or
-/// an instance of one): the leak scan's cheap first test (no Python code runs).
-int pyl_LeakCandidate(PyObject *o);
-
 /// The builtins dict a globals dict runs with (`__builtins__`, a module's dict taken for
 /// the module), borrowed, or NULL. PRECONDITION: the GIL is held; `globals` is a dict.
 PyObject *pyl_GlobalsBuiltins(PyObject *globals);
 
-/// Called by pyl_ScanNamespace for each candidate (see pyl_LeakCandidate): `name` is the
+/// Called by pyl_ScanNamespace for each candidate (a module, a function, a class made at run time or an instance of one): `name` is the
 /// global's name; `innerKey` the dict key or `index` the list/tuple index (-1 when neither).
 typedef void (*pyl_LeakVisit)(void *context, PyObject *name, PyObject *innerKey, Py_ssize_t index, PyObject *value);
 
@@ -199,9 +178,6 @@ typedef void (*pyl_LeakVisit)(void *context, PyObject *name, PyObject *innerKey,
 /// lists and tuples among them (at most `limit` items each), dunder names skipped: calls
 /// `visit` for every value that could belong to a loader. Runs no Python code.
 void pyl_ScanNamespace(PyObject *globals, Py_ssize_t limit, pyl_LeakVisit visit, void *context);
-
-/// Whether `key` is a str that starts with two underscores.
-int pyl_IsDunderName(PyObject *key);
 
 /// Whether `o` is a class made at run time (not a static type of CPython or an extension).
 int pyl_IsHeapType(PyObject *o);
@@ -243,14 +219,8 @@ PyObject *pyl_MakeClosedImportStub(const char *loaderName);
 /// The thread's context loader (Java's context class loader), as the token the
 /// cross-import callback receives, or NULL. `interp` is its interpreter.
 void pyl_SetContextLoader(void *owner, PyInterpreterState *interp);
-void *pyl_GetContextLoader(void);
 
 
-/// Whether `hook` is an import hook made by pyl_MakeImportHook (for tests and checks).
-int pyl_IsImportHook(PyObject *hook);
-
-/// The interpreter a hook belongs to, or NULL if it is not a hook / disarmed.
-PyInterpreterState *pyl_ImportHookInterpreter(PyObject *hook);
 
 // MARK: The `pyloader` module
 
@@ -315,12 +285,8 @@ PyObject *pyl_MakeInterruptHandler(void);
 
 // MARK: Runtime start-up
 
-/// Starts CPython with PyLoader's embedding configuration: isolated from the
-/// environment's PYTHON* variables and the user site, no signal handlers, no
-/// `site` (sub-interpreters inherit this), `program` as sys.executable so the
-/// standard library is found where that interpreter keeps it.
-/// Returns NULL on success, else a message (valid until the next call).
-/// PRECONDITION: CPython is not initialized; `pyloader` is already in the inittab.
-const char *pyl_StartRuntime(const char *program, int writeBytecode, int bufferedStdio);
+/// Adds PyLoader's fork audit hook (Forking.swift; the hook's body is C because it runs
+/// for every audit event). Returns 0, or -1. PRECONDITION: before Py_Initialize.
+int pyl_AddForkAuditHook(void);
 
 #endif
