@@ -13,8 +13,8 @@ public enum LoaderError: Error, Equatable, Sendable, CustomStringConvertible {
     /// both `shared` and `local`).
     case invalidArgument(String)
     /// The loader is in use on another thread (code running in it, a thread it
-    /// started still alive, or it is a thread's context loader).
-    case busy(loader: String, reason: String)
+    /// started still alive, or it is a thread's context loader): `close()` refused.
+    case busy(loader: String, reason: BusyReason)
     /// `close()` was called from code running inside that loader or a descendant.
     case closingFromInside(loader: String, caller: String)
     /// The root loader owns the main interpreter and lives as long as the process.
@@ -43,6 +43,37 @@ public enum LoaderError: Error, Equatable, Sendable, CustomStringConvertible {
             return "the root loader cannot be closed while the process runs"
         case .runtime(let message):
             return "CPython runtime: \(message)"
+        }
+    }
+}
+
+/// Why `close()` refused a loader in use (`LoaderError.busy`). Each names the loader of
+/// the closing subtree it is about.
+public enum BusyReason: Equatable, Sendable, CustomStringConvertible {
+    /// Another thread is closing it.
+    case beingClosed(loader: String)
+    /// Another thread is running code in it.
+    case runningOnAnotherThread(loader: String)
+    /// It is the context loader of a running thread (`withContext`, `pyloader.context`).
+    case contextLoader(loader: String)
+    /// Threads that Python code started in it are still alive after the join timeout
+    /// (daemon threads are not joined: any alive one refuses the close).
+    case threadsStillRunning(loader: String, count: Int)
+    /// Its `atexit` callbacks started threads that are still alive.
+    case atexitLeftThreadsRunning(count: Int)
+
+    public var description: String {
+        switch self {
+        case .beingClosed(let loader):
+            return "'\(loader)' is being closed on another thread"
+        case .runningOnAnotherThread(let loader):
+            return "code is running in '\(loader)' on another thread"
+        case .contextLoader(let loader):
+            return "'\(loader)' is the context loader of a running thread"
+        case .threadsStillRunning(let loader, let count):
+            return "\(count) thread(s) started in '\(loader)' are still running (daemon threads are not stopped by close)"
+        case .atexitLeftThreadsRunning(let count):
+            return "its atexit callbacks left \(count) thread(s) running"
         }
     }
 }

@@ -192,7 +192,7 @@ final class FaultMatrixTests: LoaderTestCase {
         XCTAssertTrue(try child.eval("started.wait(10)").isTruthy())
         let start = DispatchTime.now()
         for loader in [child, parent] {
-            try assertLoaderError(.busy(loader: loader.name, reason: "code is running in '\(child.name)' on another thread")) {
+            try assertLoaderError(.busy(loader: loader.name, reason: .runningOnAnotherThread(loader: child.name))) {
                 try loader.close()
             }
         }
@@ -248,10 +248,10 @@ final class FaultMatrixTests: LoaderTestCase {
     }
 
     /// close() from a thread that has an unrelated context loader must still join the
-    /// closing loader's threads. Today it refuses at once: the join script that
-    /// `InterpreterSetup.joinThreads` runs starts with `import sys, time`, which the
-    /// thread's context loader sends to the context loader, so it joins the context
-    /// loader's threads (none) and then finds the closing loader's thread alive.
+    /// closing loader's threads. It once refused at once: the join code that
+    /// `Closing.joinThreads` runs imports `sys` and `time`, which the thread's context
+    /// loader sent to the context loader, so it joined the context loader's threads (none)
+    /// and then found the closing loader's thread alive.
     func testCloseUnderAContextLoaderJoinsTheLoadersThreads() throws {
         let loader = try makeChild("ctxjoin")
         let context = try makeChild("ctxjoin-x")
@@ -271,7 +271,9 @@ final class FaultMatrixTests: LoaderTestCase {
             worker.start()
             """)
         let start = DispatchTime.now()
-        try assertLoaderError(busy: loader.name, containing: "still running") { try loader.close() }
+        try assertLoaderError(.busy(loader: loader.name, reason: .threadsStillRunning(loader: loader.name, count: 1))) {
+            try loader.close()
+        }
         let waited = seconds(since: start)
         XCTAssertGreaterThanOrEqual(waited, Loader.threadJoinSeconds - 0.5, "close() did not wait for the thread")
         XCTAssertLessThan(waited, Loader.threadJoinSeconds + 5, "close() waited for longer than its bound")
@@ -297,8 +299,9 @@ final class FaultMatrixTests: LoaderTestCase {
             worker.start()
             """)
         let start = DispatchTime.now()
-        try assertLoaderError(busy: loader.name, containing: "daemon") { try loader.close() }
-        try assertLoaderError(busy: loader.name, containing: "daemon") { try parent.close() }   // from above too
+        let refusal = LoaderError.busy(loader: loader.name, reason: .threadsStillRunning(loader: loader.name, count: 1))
+        try assertLoaderError(refusal) { try loader.close() }
+        try assertLoaderError(refusal) { try parent.close() }   // from above too
         XCTAssertLessThan(seconds(since: start), 2, "close() waited for a daemon thread")
         XCTAssertFalse(loader.isClosed || parent.isClosed)
         XCTAssertEqual(try value(loader, "worker.is_alive()", as: Bool.self), true)
@@ -990,18 +993,6 @@ final class FaultMatrixTests: LoaderTestCase {
                                    _ body: () throws -> Void) throws {
         XCTAssertThrowsError(try body(), file: file, line: line) { error in
             XCTAssertEqual(error as? LoaderError, expected, "\(error)", file: file, line: line)
-        }
-    }
-
-    /// `.busy` for `loader`, with a reason that mentions `phrase` (reasons are prose).
-    private func assertLoaderError(busy loader: String, containing phrase: String,
-                                   file: StaticString = #filePath, line: UInt = #line, _ body: () throws -> Void) throws {
-        XCTAssertThrowsError(try body(), file: file, line: line) { error in
-            guard case LoaderError.busy(let name, let reason)? = error as? LoaderError else {
-                return XCTFail("expected LoaderError.busy, got \(error)", file: file, line: line)
-            }
-            XCTAssertEqual(name, loader, file: file, line: line)
-            XCTAssertTrue(reason.contains(phrase), reason, file: file, line: line)
         }
     }
 

@@ -66,67 +66,6 @@ enum InterpreterSetup {
         loader.replacedTypeDictionaries = replaced
     }
 
-    /// Runs the interpreter's `atexit` callbacks now, while PyLoader can still
-    /// check what they leave behind (Py_EndInterpreter would run them after its
-    /// own last-thread check, and a callback that starts a thread would abort).
-    static func runExitFunctions() {
-        guard let modules = PyImport_GetModuleDict(),
-              PyDict_GetItemString(modules, "atexit") != nil,
-              let atexit = Resolver.importInCurrentInterpreter("atexit") else { return }
-        defer { Py_DecRef(atexit) }
-        if let result = pyl_CallMethod0(atexit, "_run_exitfuncs") { Py_DecRef(result) } else { PyErr_Clear() }
-    }
-
-    /// Joins the non-daemon threads that code in `loader` started, for at most
-    /// `timeout` seconds in all. Returns how many threads (daemon or not) still have
-    /// a thread state in the interpreter that PyLoader did not make.
-    static func joinThreads(in loader: Loader, timeout: Double) -> Int {
-        guard foreignThreadStates(of: loader) > 0 else { return 0 }
-        try? callSetup("join_threads", timeout, in: loader)
-        // A thread that `threading` already counts as ended still deletes its thread state
-        // a moment later (3.13 makes that moment longer): when only such threads are left,
-        // give them up to half a second. Live threads are not waited for again.
-        var remaining = foreignThreadStates(of: loader)
-        for _ in 0..<100 where remaining > 0 && !threadingHasOtherLiveThreads() {
-            try? callSetup("pause", 0.005, in: loader)
-            remaining = foreignThreadStates(of: loader)
-        }
-        return remaining
-    }
-
-    /// Whether `threading` (if imported) lists a live thread other than the main and the
-    /// calling one in the current interpreter. PRECONDITION: activated there.
-    private static func threadingHasOtherLiveThreads() -> Bool {
-        guard let modules = PyImport_GetModuleDict(), let threading = PyDict_GetItemString(modules, "threading") else {
-            return false
-        }
-        guard let threads = pyl_CallMethod0(threading, "enumerate"),
-              let current = pyl_CallMethod0(threading, "current_thread"),
-              let main = pyl_CallMethod0(threading, "main_thread") else {
-            PyErr_Clear()
-            return true
-        }
-        defer { Py_DecRef(threads); Py_DecRef(current); Py_DecRef(main) }
-        for index in 0..<PyList_Size(threads) {
-            let thread = PyList_GetItem(threads, index)
-            if thread != current && thread != main { return true }
-        }
-        return false
-    }
-
-    /// Thread states of the interpreter that PyLoader did not make: threads started
-    /// by Python code in it. With the GIL held the list cannot change under us.
-    static func foreignThreadStates(of loader: Loader) -> Int {
-        let ours = Set(loader.threadStates.compactMap(\.tstate) + [loader.parkedThreadState].compactMap { $0 })
-        var count = 0
-        var next = PyInterpreterState_ThreadHead(loader.interpreter)
-        while let tstate = next {
-            if !ours.contains(tstate) { count += 1 }
-            next = PyThreadState_Next(tstate)
-        }
-        return count
-    }
-
     /// Calls `function` of `interpreter_setup.py` with `arguments` in the current
     /// interpreter. Its imports are PyLoader's own: the thread's context loader does not
     /// apply to them. The file is compiled on each call: these steps are rare (a loader

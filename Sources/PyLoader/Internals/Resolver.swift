@@ -266,16 +266,6 @@ enum Resolver {
         Py_DecRef(result)
     }
 
-    /// Drops what PyLoader holds for a closing loader. PRECONDITION: its thread state is current.
-    static func forget(_ loader: Loader) {
-        Py_DecRef(loader.pyloaderModule)
-        loader.pyloaderModule = nil
-        loader.delegatedNames.removeAll()
-        for other in Loader.registry.all {
-            other.delegatedNames = other.delegatedNames.filter { $0.value !== loader }
-        }
-    }
-
     // MARK: Helpers
 
     static func topLevelName(_ fullName: String) -> String {
