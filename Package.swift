@@ -39,12 +39,17 @@ let package = Package(
             ],
             swiftSettings: [.swiftLanguageMode(.v5)]
         ),
+        // The figures of `pyloader bench` (BENCHMARKS.md); they measure the raw
+        // Py_NewInterpreter floor, hence CPython and the shim.
+        .target(
+            name: "PyLoaderBenchmarks",
+            dependencies: ["PyLoader", "CPython", "CPyLoader"],
+            swiftSettings: [.swiftLanguageMode(.v5)]
+        ),
         .executableTarget(
             name: "pyloader",
             dependencies: [
-                "PyLoader",
-                // `pyloader bench` measures the raw Py_NewInterpreter floor.
-                "CPython", "CPyLoader",
+                "PyLoader", "PyLoaderBenchmarks",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

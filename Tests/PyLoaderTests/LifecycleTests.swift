@@ -90,24 +90,6 @@ final class LifecycleTests: LoaderTestCase {
         }
     }
 
-    func testCloseWhileAnotherThreadRunsCodeInItIsRefused() throws {
-        let child = try makeChild("busy")
-        try child.exec("import threading\nstarted = threading.Event()\nrelease = threading.Event()")
-        let finished = DispatchSemaphore(value: 0)
-        Thread.detachNewThread {
-            _ = try? child.exec("started.set()\nrelease.wait(10)")
-            finished.signal()
-        }
-        XCTAssertTrue(try child.eval("started.wait(10)").isTruthy())
-        XCTAssertThrowsError(try child.close()) { error in
-            guard case LoaderError.busy = error else { return XCTFail("\(error)") }
-        }
-        try child.exec("release.set()")
-        finished.wait()
-        try child.close()
-        XCTAssertTrue(child.isClosed)
-    }
-
     func testTwoHundredCreateCloseCyclesKeepTheProcessHealthy() throws {
         let root = try Loader.root
         for cycle in 0..<200 {

@@ -152,3 +152,13 @@ func runCLI(_ arguments: [String], timeout: Double = 90) throws -> (status: Int3
     let outcome = try runProcess(executable, arguments, timeout: timeout)
     return (outcome.status, outcome.stdout.split(separator: "\n").map(String.init), outcome.stderr)
 }
+
+/// The built `pyloader` executable: `$PYLOADER_EXECUTABLE`, else next to the test bundle.
+func cliExecutable() -> String? {
+    var candidates: [String] = []
+    if let explicit = ProcessInfo.processInfo.environment["PYLOADER_EXECUTABLE"] { candidates.append(explicit) }
+    if let bundle = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") {
+        candidates.append((bundle as NSString).deletingLastPathComponent + "/pyloader")
+    }
+    return candidates.first { FileManager.default.isExecutableFile(atPath: $0) }
+}
