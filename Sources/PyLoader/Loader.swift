@@ -6,7 +6,8 @@ import CPyLoader
 /// loader owns a sub-interpreter made by `Py_NewInterpreter`.
 ///
 /// Imports in a child are routed by its `delegation`, `shared` and `local`
-/// rules (see `Delegation`); whenever execution crosses from one loader into
+/// rules (every step in `Resolver.decide`, Internals/Resolver.swift; the README lists them);
+/// whenever execution crosses from one loader into
 /// another, the calling thread's thread state is swapped, so code always imports
 /// into the interpreter it belongs to.
 ///

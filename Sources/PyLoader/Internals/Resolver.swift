@@ -15,35 +15,52 @@ enum Resolver {
         case local
         /// Taken from the loader that defines it: the very module object it holds.
         case delegated(Loader)
+        /// Already in the loader's `sys.modules` (step 1), put there by the loader named:
+        /// itself, or the loader its import was delegated to.
+        case loaded(by: Loader)
     }
 
-    /// Decides where `fullName`, imported in `loader`, comes from.
+    /// Decides where `fullName`, imported in `loader`, comes from: every step of
+    /// delegation, checked in this order by the code below (tagged with the numbers).
     ///
+    /// Before these steps, the context rule (ContextLoaders.swift) has chosen `L`, the loader
+    /// that imports: the one that owns the importing code, or for an absolute
+    /// `importlib.import_module` outside module bodies the thread's context loader.
     /// For a module `M` with top-level name `T`, in loader `L` with parent `P`:
-    /// 1. Already in `L`'s `sys.modules`: the import system returns it before asking.
-    /// 2. `T` in the standard library (`sys.stdlib_module_names`, builtins) and not in
-    ///    `L.shared`: local (every loader has its own standard library).
-    ///    2a. Except the few standard-library modules that CPython 3.11 caches in C statics
-    ///    process-wide (`rootOnlyModules`): always the root's, which never closes.
-    /// 3. `T` in `L.local`: local. `T` in `L.shared`: from `P`, or a
+    /// 1. Already in `L`'s `sys.modules`: that module. (The import system checks this
+    ///    before it asks `L`'s finder; it matters here when `P` is asked whether it can
+    ///    provide `T`, and for `importlib.reload`.)
+    /// 2. The root (no parent): local.
+    /// 3. A package is one unit: a submodule `T.x` follows wherever `T` came from.
+    /// 4. `T` in the standard library (`sys.stdlib_module_names`, builtins) and not in
+    ///    `L.shared`: local (every loader has its own standard library), except the few
+    ///    standard-library modules that CPython 3.11 caches in C statics process-wide
+    ///    (`rootOnlyModules`): always the root's, which never closes.
+    /// 5. `T` in `L.local`: local. `T` in `L.shared`: from `P`, or a
     ///    `ModuleNotFoundError` naming the chain when `P` cannot provide it.
-    /// 4. Parent-first: from `P` if `P` (by its own rules, recursively) can provide `T`;
+    /// 6. Parent-first: from `P` if `P` (by its own rules, recursively) can provide `T`;
     ///    otherwise local.
-    /// 5. Child-first: local if `L`'s own paths have `T`; otherwise from `P` if it can.
-    /// 6. A package is one unit: a submodule `T.x` follows wherever `T` came from.
+    /// 7. Child-first: local if `L`'s own paths have `T`; otherwise from `P` if it can.
+    /// After the decision (`loadDelegated`): a delegated module is the very object the
+    /// defining loader holds, and that loader's module is not modified (`__spec__` and
+    /// `__loader__` stay its own); `importlib.reload` of it in `L` is refused
+    /// (`_DelegatingFinder.find_spec` in import_system.py).
     ///
     /// PRECONDITION: the GIL is held and `loader`'s thread state is current.
     static func decide(_ fullName: String, in loader: Loader) throws -> Decision {
-        guard let parent = loader.parent else { return .local }
         let top = topLevelName(fullName)
-        if top != fullName {                                                     // 6
+        if let module = moduleInSysModules(fullName) {                             // 1
+            Py_DecRef(module)
+            return .loaded(by: loader.delegatedNames[top] ?? loader)
+        }
+        guard let parent = loader.parent else { return .local }                   // 2
+        if top != fullName {                                                       // 3
             return loader.delegatedNames[top].map(Decision.delegated) ?? .local
         }
-        if Resolver.rootOnlyModules.contains(top) { return .delegated(try Loader.root) }   // 2a
-        if Runtime.standardLibraryNames.contains(top) && !loader.shared.contains(top) {   // 2
-            return .local
+        if Runtime.standardLibraryNames.contains(top) && !loader.shared.contains(top) {   // 4
+            return Resolver.rootOnlyModules.contains(top) ? .delegated(try Loader.root) : .local
         }
-        if loader.local.contains(top) { return .local }                          // 3
+        if loader.local.contains(top) { return .local }                            // 5
         if loader.shared.contains(top) {
             guard let definer = try parent.provider(of: top) else {
                 throw moduleNotFound(top, sharedBy: loader)
@@ -51,20 +68,20 @@ enum Resolver {
             return .delegated(definer)
         }
         switch loader.delegation {
-        case .parentFirst:                                                       // 4
+        case .parentFirst:                                                         // 6
             guard let definer = try parent.provider(of: top) else { return .local }
             // As on one sys.path, a regular package or module beats namespace-package
             // portions found first: the parent's namespace package does not hide the
             // child's own regular one.
             if try definer.isNamespacePackage(top), try loader.hasOwnRegular(top) { return .local }
             return .delegated(definer)
-        case .childFirst:                                                        // 5
+        case .childFirst:                                                          // 7
             if try loader.hasOwn(top) { return .local }
             return try parent.provider(of: top).map(Decision.delegated) ?? .local
         }
     }
 
-    /// Standard-library modules every loader takes from the root (step 2a): CPython 3.11's
+    /// Standard-library modules every loader takes from the root (step 4's exception): CPython 3.11's
     /// `_datetime` keeps the `_strptime` module it first imports in a C static for the rest
     /// of the process, so one imported by a child that later closed broke `datetime.strptime`
     /// everywhere (fixed in 3.12, which keeps it per interpreter).
@@ -74,7 +91,10 @@ enum Resolver {
     /// `(defining loader id, origin, is_package)`.
     /// PRECONDITION: called from `loader`'s finder (its thread state current).
     static func findSpec(fullName: String, in loader: Loader) throws -> PyObjectPointer? {
-        let decision = try decide(fullName, in: loader)
+        var decision = try decide(fullName, in: loader)
+        if case .loaded(let holder) = decision {   // a reload: refused when delegated
+            decision = holder === loader ? .local : .delegated(holder)
+        }
         guard case .delegated(let definer) = decision else {
             if topLevelName(fullName) == fullName { loader.delegatedNames[fullName] = nil }
             trace(loader, fullName, "local")
@@ -345,11 +365,8 @@ extension Loader {
     /// (by its own rules, recursively up the chain), or nil if it cannot.
     func provider(of name: String) throws -> Loader? {
         try withActivated {
-            if let module = Resolver.moduleInSysModules(name) {                   // 1
-                Py_DecRef(module)
-                return delegatedNames[name] ?? self
-            }
             switch try Resolver.decide(name, in: self) {
+            case .loaded(let holder): return holder
             case .delegated(let definer): return definer
             case .local: return try hasOwn(name) ? self : nil
             }
