@@ -21,9 +21,10 @@ let package = Package(
         ),
         // C only where Swift cannot go: macro wrappers, C globals, the hot import hook.
         .target(name: "CPyLoader", dependencies: ["CPython"]),
-        // The GIL is the lock for almost all shared state here, which Swift's
-        // checker cannot see; the Swift 5 language mode keeps that honest in comments
-        // instead of in `@unchecked Sendable` on every type.
+        // The Swift 6 language mode. The GIL is the lock for most shared state here, which
+        // Swift's checker cannot see: the few types it guards say so once, with
+        // `@unchecked Sendable` (Loader, PythonObject, GILGuarded), and debug builds check
+        // it (`assertHoldingGIL`, Internals/GILChecks.swift).
         .target(
             name: "PyLoader",
             dependencies: [
@@ -37,14 +38,14 @@ let package = Package(
                 .embedInCode("Python/interpreter_setup.py"),
                 .embedInCode("Python/console.py"),
             ],
-            swiftSettings: [.swiftLanguageMode(.v5)]
+            swiftSettings: [.swiftLanguageMode(.v6)]
         ),
         // The figures of `pyloader bench` (BENCHMARKS.md); they measure the raw
         // Py_NewInterpreter floor, hence CPython and the shim.
         .target(
             name: "PyLoaderBenchmarks",
             dependencies: ["PyLoader", "CPython", "CPyLoader"],
-            swiftSettings: [.swiftLanguageMode(.v5)]
+            swiftSettings: [.swiftLanguageMode(.v6)]
         ),
         .executableTarget(
             name: "pyloader",
@@ -59,7 +60,7 @@ let package = Package(
                 .embedInCode("Python/pytest_controller.py"),
                 .embedInCode("Python/pytest_worker.py"),
             ],
-            swiftSettings: [.swiftLanguageMode(.v5)]
+            swiftSettings: [.swiftLanguageMode(.v6)]
         ),
         .testTarget(
             name: "PyLoaderTests",
@@ -67,7 +68,7 @@ let package = Package(
                 "PyLoader", "CPython", "CPyLoader",
                 .product(name: "Logging", package: "swift-log"),
             ],
-            swiftSettings: [.swiftLanguageMode(.v5)]
+            swiftSettings: [.swiftLanguageMode(.v6)]
         ),
     ]
 )

@@ -12,7 +12,9 @@ import CPyLoader
 /// into the interpreter it belongs to.
 ///
 /// Any thread may call any loader at any time. Every method that runs Python code
-/// takes the GIL for the duration and gives it back afterwards.
+/// takes the GIL for the duration and gives it back afterwards. Hence `@unchecked
+/// Sendable`: its mutable fields are guarded by the GIL, or by the GIL and the registry's
+/// lock (docs/ARCHITECTURE.md, section 5), locks the compiler cannot see.
 public final class Loader: @unchecked Sendable {
     enum Lifecycle { case open, closing, closed }
 
@@ -203,7 +205,7 @@ public final class Loader: @unchecked Sendable {
             guard let tstate = pyl_NewInterpreter(0, &error, error.count) else {
                 PyThreadState_Swap(previous)
                 if PyErr_Occurred() != nil { PyErr_Clear() }
-                throw LoaderError.runtime("could not make the interpreter of '\(name)': \(String(cString: error))")
+                throw LoaderError.runtime("could not make the interpreter of '\(name)': \(String(nulTerminated: error))")
             }
             defer { PyThreadState_Swap(previous) }
             // Py_NewInterpreter returns with the new thread state current: it becomes
@@ -383,6 +385,7 @@ public final class Loader: @unchecked Sendable {
 
     /// Drops a thread's state from the list (the thread is ending). PRECONDITION: the GIL is held.
     func forget(_ state: LoaderThreadState) {
+        assertHoldingGIL()
         threadStates.removeAll { $0 === state }
     }
 
@@ -396,6 +399,7 @@ public final class Loader: @unchecked Sendable {
     /// entry into it abort the process.) So the initial one is kept, parked, instead.
     /// PRECONDITION: the GIL is held; `tstate` has been cleared.
     func parksInitialThreadState(_ tstate: ThreadStatePointer) -> Bool {
+        assertHoldingGIL()
         guard tstate == initialThreadState, lifecycleHoldingGIL != .closed else { return false }
         parkedThreadState = tstate
         return true

@@ -37,6 +37,7 @@ extension PythonObject: PythonConvertible {
 /// when `result` is nil. PRECONDITION: activated in `loader`.
 @inline(__always)
 private func checked(_ result: PyObjectPointer?, _ loader: Loader) throws -> PyObjectPointer {
+    assertHoldingGIL()
     guard let result else { throw PythonError.fetch(in: loader) }
     return result
 }

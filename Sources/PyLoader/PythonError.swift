@@ -1,7 +1,9 @@
 import CPython
 import CPyLoader
 
-/// A Python exception raised by code running in a loader, as Swift sees it.
+/// A Python exception raised by code running in a loader, as Swift sees it. `Sendable`
+/// (as every `Error`): its fields are values, and `exception` is a `PythonObject`, which
+/// may cross threads.
 public struct PythonError: Error, CustomStringConvertible {
     /// The exception's class name, e.g. `"ValueError"` (qualified for nested classes).
     public let typeName: String
@@ -39,6 +41,7 @@ public struct PythonError: Error, CustomStringConvertible {
     /// Takes the pending exception of the current thread state.
     /// PRECONDITION: the GIL is held, `loader`'s thread state is current, an exception is set.
     static func fetch(in loader: Loader) -> PythonError {
+        assertHoldingGIL()
         var type: PyObjectPointer?, value: PyObjectPointer?, traceback: PyObjectPointer?
         PyErr_Fetch(&type, &value, &traceback)
         PyErr_NormalizeException(&type, &value, &traceback)

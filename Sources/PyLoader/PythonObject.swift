@@ -14,9 +14,15 @@ import CPyLoader
 ///   loader's live handles first, and any later use throws `LoaderError.closed`.
 /// - Releasing the last Swift reference decrements the Python reference count in
 ///   the handle's loader, on whatever thread that happens.
+///
+/// `Sendable` because of the second sentence above: the handle's mutable state (`pointer`
+/// and its place in the loader's list) is read and written only under the GIL of the
+/// handle's loader, which every use takes first (checked in debug builds by
+/// `assertHoldingGIL`), so a handle may cross threads and tasks. The compiler cannot see
+/// a lock it does not manage, hence `@unchecked`.
 @dynamicMemberLookup
 @dynamicCallable
-public final class PythonObject {
+public final class PythonObject: @unchecked Sendable {
     /// The owned reference; nil once released by the loader's `close()`.
     /// Read and written only with the GIL held.
     private(set) var pointer: PyObjectPointer?
@@ -30,6 +36,7 @@ public final class PythonObject {
     /// Takes ownership of a new reference (CPython's term: the caller's reference
     /// is transferred to the handle). PRECONDITION: the GIL is held.
     init(newReference pointer: PyObjectPointer, loader: Loader) {
+        assertHoldingGIL()
         self.pointer = pointer
         self.loader = loader
         if let newest = loader.newestHandle {
@@ -41,6 +48,7 @@ public final class PythonObject {
 
     /// Adds a reference to a borrowed one. PRECONDITION: the GIL is held.
     convenience init(borrowedReference pointer: PyObjectPointer, loader: Loader) {
+        assertHoldingGIL()
         Py_IncRef(pointer)
         self.init(newReference: pointer, loader: loader)
     }
@@ -93,6 +101,7 @@ public final class PythonObject {
 
     /// Removes the handle from its loader's list. PRECONDITION: the GIL is held.
     private func unlink() {
+        assertHoldingGIL()
         if let newer {
             newer.takeUnretainedValue().older = older
         } else if loader.newestHandle?.toOpaque() == Unmanaged.passUnretained(self).toOpaque() {
@@ -106,6 +115,7 @@ public final class PythonObject {
     /// Drops the reference without decrementing (the interpreter is ending) or with.
     /// PRECONDITION: the GIL is held and the loader's thread state is current.
     fileprivate func release() {
+        assertHoldingGIL()
         guard let pointer else { return }
         unlink()
         self.pointer = nil
@@ -114,6 +124,7 @@ public final class PythonObject {
 
     /// The live pointer. PRECONDITION: the GIL is held.
     func livePointer() throws -> PyObjectPointer {
+        assertHoldingGIL()
         guard let pointer else { throw LoaderError.closed(loader: loader.name) }
         return pointer
     }
@@ -273,6 +284,7 @@ extension Loader {
     /// Releases every live handle of this loader, newest first.
     /// PRECONDITION: the GIL is held and this loader's thread state is current.
     func releaseHandles() {
+        assertHoldingGIL()
         // A release may run __del__ code that makes or drops other handles: take
         // the newest each time rather than walking a list that may change.
         while let newest = newestHandle {

@@ -218,6 +218,7 @@ enum Runtime {
 
 /// `list(sys.path)` of the current interpreter. PRECONDITION: the GIL is held.
 func currentSysPath() throws -> [String] {
+    assertHoldingGIL()
     guard let path = PySys_GetObject("path"), let strings = swiftStrings(path) else {
         throw LoaderError.runtime("sys.path is not a list of str")
     }

@@ -58,7 +58,8 @@ final class BenchContext {
 
     /// One progress line on stderr (the table goes to stdout).
     func progress(_ message: String) {
-        fputs("bench: \(message)\n", stderr)
+        let line = "bench: \(message)\n"
+        _ = line.withCString { write(STDERR_FILENO, $0, strlen($0)) }
     }
 
     /// Runs a fresh process of this executable in probe mode and returns the numbers it printed.

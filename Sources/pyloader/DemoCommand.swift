@@ -23,57 +23,57 @@ struct DemoCommand: ParsableCommand {
         let made = LoaderTree(manifest: manifest, loaders: try manifest.makeLoaders(), isDefault: false)
         let host = try made.loader(named: "host"), alpha = try made.loader(named: "alpha"), beta = try made.loader(named: "beta")
 
-        print("""
+        writeOutput("""
             PyLoader demo: a plugin host whose two plugins need conflicting versions of `greeting`.
             Each loader below is a separate Python interpreter with its own sys.modules.
             Manifest: \(file)
 
             """)
-        for line in TreeCommand.render(made) { print("  " + line) }
+        for line in TreeCommand.render(made) { writeOutput("  " + line) }
 
         // 1. Importing each plugin registers it with the host's registry (hostapi is shared).
         let alphaPlugin = try alpha.importModule("alpha").plugin
         let betaPlugin = try beta.importModule("beta").plugin
-        print("\n1. Both versions of `greeting` are alive at once")
+        writeOutput("\n1. Both versions of `greeting` are alive at once")
         for (loader, plugin) in [(alpha, alphaPlugin), (beta, betaPlugin)] {
             let version = try String(python: try loader.importModule("greeting").__version__)
             let greeting = try String(python: try plugin.greet("world"))
-            print("   \(pad(loader.name + ":", 7)) greeting \(version) -> \(greeting)")
+            writeOutput("   \(pad(loader.name + ":", 7)) greeting \(version) -> \(greeting)")
         }
 
         // 2. One hostapi module object, seen from three interpreters.
         let hostapi = try host.importModule("hostapi")
         let isinstance = try host.importModule("builtins").isinstance
-        print("\n2. `hostapi` is one module, shared by host, alpha and beta")
+        writeOutput("\n2. `hostapi` is one module, shared by host, alpha and beta")
         for (loader, plugin) in [(alpha, alphaPlugin), (beta, betaPlugin)] {
             let same = try loader.importModule("hostapi").isIdentical(to: hostapi)
             let instance = try isinstance(plugin, hostapi.Plugin).isTruthy()
-            print("   \(pad(loader.name + "'s", 8))hostapi is host's hostapi: \(python(same))"
+            writeOutput("   \(pad(loader.name + "'s", 8))hostapi is host's hostapi: \(python(same))"
                   + "    isinstance(\(loader.name).plugin, hostapi.Plugin): \(python(instance))")
         }
         let registered = try [String](python: try host.eval("[p.name for p in __import__('hostapi').plugins()]"))
-        print("   host's plugin registry: \(registered.joined(separator: ", "))")
+        writeOutput("   host's plugin registry: \(registered.joined(separator: ", "))")
 
         // 3. `which`: where an import from each loader would come from (nothing imported).
-        print("\n3. Which loader defines each module, seen from each loader (`pyloader which`)")
+        writeOutput("\n3. Which loader defines each module, seen from each loader (`pyloader which`)")
         let viewers = [host, alpha, beta]
-        print("   " + pad("module", 10) + viewers.map { pad("from " + $0.name, 12) }.joined().trimmingTrailingSpaces)
+        writeOutput("   " + pad("module", 10) + viewers.map { pad("from " + $0.name, 12) }.joined().trimmingTrailingSpaces)
         for module in ["greeting", "hostapi", "json"] {
             let definers = try viewers.map { try $0.which(module)?.name ?? "(none)" }
-            print("   " + pad(module, 10) + definers.map { pad($0, 12) }.joined().trimmingTrailingSpaces)
+            writeOutput("   " + pad(module, 10) + definers.map { pad($0, 12) }.joined().trimmingTrailingSpaces)
         }
-        print("   (every loader has its own standard library, so json is everyone's own)")
+        writeOutput("   (every loader has its own standard library, so json is everyone's own)")
 
         // 4. Eby's rule: code imports into the loader that defined it, whoever calls it.
-        print("\n4. A cross-loader call: alpha runs `hostapi.describe()`, whose body does `import json`")
+        writeOutput("\n4. A cross-loader call: alpha runs `hostapi.describe()`, whose body does `import json`")
         let hostHadJSON = try has(host, "json"), alphaHadJSON = try has(alpha, "json")
         try alpha.exec("import hostapi\nsummary = hostapi.describe()")
         let summary = try String(python: try alpha.eval("summary"))
         let definer = try String(python: try alpha.eval("__import__('pyloader').defining_loader(hostapi.describe).name"))
-        print("   describe() was defined by loader '\(definer)'; it returned \(summary)")
-        print("   'json' in host's sys.modules:  before \(python(hostHadJSON)), after \(python(try has(host, "json")))")
-        print("   'json' in alpha's sys.modules: before \(python(alphaHadJSON)), after \(python(try has(alpha, "json")))")
-        print("   The lazy import ran in '\(definer)', the loader that defined the function, not in the caller.")
+        writeOutput("   describe() was defined by loader '\(definer)'; it returned \(summary)")
+        writeOutput("   'json' in host's sys.modules:  before \(python(hostHadJSON)), after \(python(try has(host, "json")))")
+        writeOutput("   'json' in alpha's sys.modules: before \(python(alphaHadJSON)), after \(python(try has(alpha, "json")))")
+        writeOutput("   The lazy import ran in '\(definer)', the loader that defined the function, not in the caller.")
     }
 
     /// Whether `module` is in `loader`'s `sys.modules`.

@@ -18,9 +18,6 @@ struct PyloaderCommand: ParsableCommand {
     )
 
     static func main() {
-        // Swift's stdout is block-buffered when piped, Python's is unbuffered:
-        // line buffering keeps their output in order.
-        setvbuf(stdout, nil, _IOLBF, 0)
         // Registered before CPython starts, so it runs after CPython's finalization (atexit
         // handlers run in reverse order): a program ended by an uncaught KeyboardInterrupt
         // ends the process through SIGINT, as python3 does, so that a shell sees it.
@@ -68,7 +65,7 @@ struct PyloaderCommand: ParsableCommand {
             let code = exitCode(for: error)
             let message = fullMessage(for: error)
             if code == .success {
-                if !message.isEmpty { print(message) }
+                if !message.isEmpty { writeOutput(message) }
                 return 0
             }
             printError(message)
@@ -86,8 +83,3 @@ struct UsageError: Error {
     init(_ message: String) { self.message = message }
 }
 
-/// Writes one message to stderr, with a newline unless it has one.
-func printError(_ message: String) {
-    let text = message.hasSuffix("\n") ? message : message + "\n"
-    fputs(text, stderr)
-}

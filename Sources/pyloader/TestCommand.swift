@@ -293,9 +293,9 @@ final class TestSession {
         modulesRun += 1
         if GracefulStop.isRequested { interrupted = true }
         if showsProgress {
-            print("\(module): \(TestSession.summary(outcomes))")
+            writeOutput("\(module): \(TestSession.summary(outcomes))")
             for (_, leak) in leaks[leaksBefore...] {
-                print("  leak: \(leak)")
+                writeOutput("  leak: \(leak)")
             }
         }
     }
@@ -416,35 +416,35 @@ final class TestSession {
             case .unexpectedSuccess: heading = "UNEXPECTED SUCCESS"
             default: heading = "ERROR"
             }
-            print(heavy)
-            print("\(heading): \(record.title)")
-            print(light)
+            writeOutput(heavy)
+            writeOutput("\(heading): \(record.title)")
+            writeOutput(light)
             if !record.detail.isEmpty {
-                print(record.detail, terminator: record.detail.hasSuffix("\n") ? "" : "\n")
+                writeOutput(record.detail, terminator: record.detail.hasSuffix("\n") ? "" : "\n")
             }
         }
-        if records.contains(where: \.isFailure) { print("") }
+        if records.contains(where: \.isFailure) { writeOutput("") }
         if !leftOpen.isEmpty {
-            print("Test loaders left open because threads their tests started were still running"
+            writeOutput("Test loaders left open because threads their tests started were still running"
                   + " after \(Int(TestSession.threadGrace)) s (they end with the process):")
-            for (module, reason) in leftOpen { print("  \(module): \(reason)") }
-            print("")
+            for (module, reason) in leftOpen { writeOutput("  \(module): \(reason)") }
+            writeOutput("")
         }
         if !leaks.isEmpty {
             // As Tomcat reports a web application that leaves references behind: each one
             // keeps an object of a closed loader alive in a loader that stays open.
-            print("References that outlived their test loader (the objects stay alive, their functions no longer work):")
-            for (module, leak) in leaks { print("  \(module): \(leak)") }
-            print("")
+            writeOutput("References that outlived their test loader (the objects stay alive, their functions no longer work):")
+            for (module, leak) in leaks { writeOutput("  \(module): \(leak)") }
+            writeOutput("")
         }
         if interrupted {
-            print("Interrupted (Ctrl-C): the run stopped early; the counts below cover what ran.")
+            writeOutput("Interrupted (Ctrl-C): the run stopped early; the counts below cover what ran.")
         }
         let unit = isolation == .module ? "module" : "test"
-        print("Ran \(plural(records.count, "test")) from \(plural(modulesRun, "module")),"
+        writeOutput("Ran \(plural(records.count, "test")) from \(plural(modulesRun, "module")),"
               + " each \(unit) in a fresh loader (\(plural(loadersMade, "loader")) made, "
               + (leftOpen.isEmpty ? "all closed)." : "\(leftOpen.count) left open)."))
-        print(TestSession.summary(records))
+        writeOutput(TestSession.summary(records))
     }
 
     private func plural(_ count: Int, _ noun: String) -> String {

@@ -13,8 +13,8 @@ struct TreeCommand: ParsableCommand {
     func run() throws {
         // Building the tree (not just reading the manifest) shows what really exists.
         let made = try tree.makeTree()
-        print("\(made.source) (paths relative to \(made.folder))")
-        for line in TreeCommand.render(made) { print(line) }
+        writeOutput("\(made.source) (paths relative to \(made.folder))")
+        for line in TreeCommand.render(made) { writeOutput(line) }
     }
 
     /// The tree drawn with box characters, one loader per line and its settings below it:

@@ -20,11 +20,11 @@ struct WhichCommand: ParsableCommand {
     func run() throws {
         let loader = try tree.makeTree().loader(named: loaderName)
         guard let definer = try loader.which(module) else {
-            print("\(module): not found (no loader provides it, seen from '\(loader.name)')")
+            writeOutput("\(module): not found (no loader provides it, seen from '\(loader.name)')")
             throw ExitCode(1)
         }
-        print("\(module): loader '\(definer.name)'" + (definer === loader ? "" : " (seen from '\(loader.name)')"))
-        print("  file: \(WhichCommand.location(of: module, in: definer))")
+        writeOutput("\(module): loader '\(definer.name)'" + (definer === loader ? "" : " (seen from '\(loader.name)')"))
+        writeOutput("  file: \(WhichCommand.location(of: module, in: definer))")
     }
 
     /// Where `module` comes from in its defining loader: the file of the module already

@@ -1,3 +1,4 @@
+import Foundation
 import XCTest
 import CPyLoader
 @testable import PyLoader
@@ -6,6 +7,21 @@ final class ActivationTests: LoaderTestCase {
     /// The thread state current on this thread inside `loader` (read with the GIL held).
     private func currentThreadState(in loader: Loader) throws -> ThreadStatePointer? {
         try loader.withActivated { pyl_CurrentThreadState() }
+    }
+
+    /// What `assertHoldingGIL()` checks: a thread holds the GIL inside an activation (and
+    /// inside a nested one, and in a Python-to-Swift call), and not outside.
+    func testTheGILCheckKnowsWhenTheGILIsHeld() throws {
+        let child = try makeChild("gilcheck")
+        XCTAssertFalse(ThreadRecord.callerHoldsGIL)
+        try child.withActivated {
+            XCTAssertTrue(ThreadRecord.callerHoldsGIL)
+            try Loader.root.withActivated { XCTAssertTrue(ThreadRecord.callerHoldsGIL) }
+            XCTAssertTrue(ThreadRecord.callerHoldsGIL)
+        }
+        XCTAssertFalse(ThreadRecord.callerHoldsGIL)
+        let other = DispatchQueue(label: "gilcheck")
+        XCTAssertFalse(other.sync { ThreadRecord.callerHoldsGIL })
     }
 
     func testNestedCrossingsRestoreExactlyThePreviousThreadState() throws {

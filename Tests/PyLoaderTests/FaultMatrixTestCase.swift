@@ -153,7 +153,7 @@ class FaultMatrixTestCase: LoaderTestCase {
 
     /// Runs `body` where reading a mode-000 folder is denied: directly when not root;
     /// as root, on a helper thread whose own credentials are `nobody` (see above).
-    func runDeniedReads<T>(_ body: @escaping () -> T) throws -> T {
+    func runDeniedReads<T>(_ body: @escaping @Sendable () -> T) throws -> T {
         guard geteuid() == 0 else { return body() }
         guard let setresuid = rawSetresuid() else {
             throw XCTSkip("running as root and the raw setresuid system call is unavailable: chmod 000 cannot deny reads")
@@ -182,7 +182,7 @@ class FaultMatrixTestCase: LoaderTestCase {
 /// variadic, which Swift cannot call: it is called through a fixed-arity pointer,
 /// which the x86-64 and AArch64 Linux calling conventions make equivalent for
 /// integer arguments.
-private func rawSetresuid() -> ((Int, Int, Int) -> Int)? {
+private func rawSetresuid() -> (@Sendable (Int, Int, Int) -> Int)? {
     #if arch(x86_64)
     let number = 117
     #elseif arch(arm64)

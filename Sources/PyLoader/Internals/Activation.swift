@@ -80,6 +80,7 @@ extension Loader {
     /// `closing`: for `close()` itself, which still enters a loader it is closing.
     /// PRECONDITION: the GIL is held.
     func threadState(on thread: ThreadRecord, closing: Bool = false) throws -> LoaderThreadState {
+        assertHoldingGIL()
         let lifecycle = lifecycleHoldingGIL
         guard lifecycle == .open || (closing && lifecycle == .closing) else { throw LoaderError.closed(loader: name) }
         if let state = thread.states[id], state.tstate != nil { return state }
@@ -99,6 +100,7 @@ extension Loader {
     /// PRECONDITION: the GIL is held (the caller is Python code).
     func callMovingException(closedErrorOf pyloaderModule: PyObjectPointer? = nil,
                              _ body: () -> PyObjectPointer?) -> PyObjectPointer? {
+        assertHoldingGIL()
         if ownsGIL || ThreadRecord.current.ownGILDepth > 0 {
             return OwnGIL.callCopying(self, closedErrorOf: pyloaderModule, body)
         }

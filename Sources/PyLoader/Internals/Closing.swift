@@ -104,6 +104,7 @@ extension Loader {
     /// PRECONDITION: the GIL is held.
     @discardableResult
     func closeHoldingGIL(thread: ThreadRecord) throws -> [LoaderLeak] {
+        assertHoldingGIL()
         // Step 1, for a loader reached as a descendant or at exit: an own-GIL loader closes
         // under its own GIL, counted entries and all (OwnGIL rule 3); ended here, its thread
         // states of ended threads were deleted as if the shared GIL guarded them (a crash on 3.13).
@@ -177,6 +178,7 @@ extension Loader {
     /// refuses when any thread it started, daemon or not, is still alive.
     /// PRECONDITION: the GIL is held.
     private func joinPythonThreads(thread: ThreadRecord) throws {
+        assertHoldingGIL()
         guard Closing.foreignThreadStates(of: self) > 0 else { return }
         let previous = pyl_CurrentThreadState()
         let state = try threadState(on: thread, closing: true)
@@ -214,6 +216,7 @@ extension Loader {
     /// PRECONDITION: the GIL is held and `state` (this thread's) is current; no other
     /// thread runs code in the interpreter. Leaves no thread state current.
     func endInterpreter(current state: LoaderThreadState) {
+        assertHoldingGIL()
         // i
         lifecycle = .closing
         // ii–v
@@ -266,6 +269,7 @@ extension Loader {
     /// deletes every thread state in its interpreter but `kept` (the closing thread's).
     /// PRECONDITION: the loader's GIL is held and `kept` is current.
     func releaseEverythingButTheInterpreter(keeping kept: ThreadStatePointer?) {
+        assertHoldingGIL()
         // ii
         releaseHandles()
         // iii
@@ -294,6 +298,7 @@ extension Loader {
     /// loader's very object — ending a child would wipe its parent's `hostapi`.
     /// PRECONDITION: the GIL is held and this loader's thread state is current.
     func dropBorrowedModules() {
+        assertHoldingGIL()
         guard let modules = PyImport_GetModuleDict(), let items = PyDict_Items(modules) else {
             PyErr_Clear()
             return
@@ -322,6 +327,7 @@ extension Loader {
     /// own records, and every other loader's record of a name delegated to it.
     /// PRECONDITION: the GIL is held and this loader's thread state is current.
     private func forgetDelegations() {
+        assertHoldingGIL()
         Py_DecRef(pyloaderModule)
         pyloaderModule = nil
         delegatedNames.removeAll()

@@ -54,6 +54,7 @@ extension ContextLoaders {
     /// Runs `body` with the calling thread's context loader set aside, for PyLoader's
     /// own imports. PRECONDITION: the GIL is held.
     static func suspended<R>(_ body: () throws -> R) rethrows -> R {
+        assertHoldingGIL()
         guard let top = ThreadRecord.current.contextStack.last else { return try body() }
         pyl_SetContextLoader(nil, nil)
         defer { pyl_SetContextLoader(Unmanaged.passUnretained(top).toOpaque(), top.interpreter) }

@@ -15,8 +15,8 @@ import CPyLoader
 /// in another loader: it waits here, following the chain of waits across every loader.
 enum CrossLoaderImports {
     /// Threads waiting in `awaitInitialization`, by thread id: the loader and module
-    /// each waits for. Guarded by the GIL.
-    nonisolated(unsafe) private static var waits: [UInt: (loader: Loader, name: String)] = [:]
+    /// each waits for.
+    private static let waits = GILGuarded([UInt: (loader: Loader, name: String)]())
 
     /// Call before importing `name` in `loader` on behalf of another loader. While
     /// another thread is initializing it there, waits (the GIL released between
@@ -25,6 +25,7 @@ enum CrossLoaderImports {
     /// the import can go ahead.
     /// PRECONDITION: activated in `loader` (GIL held, its thread state current).
     static func awaitInitialization(of name: String, in loader: Loader) -> PyObjectPointer? {
+        assertHoldingGIL()
         // The common cases, without calling Python: not in sys.modules at all, or
         // there and fully initialized (importlib's `__spec__._initializing` is false).
         guard let present = Resolver.moduleInSysModules(name) else { return nil }
@@ -32,13 +33,13 @@ enum CrossLoaderImports {
         Py_DecRef(present)
         guard initializing else { return nil }
         let me = PyThread_get_thread_ident()
-        defer { waits[me] = nil }
+        defer { waits.withValue { $0[me] = nil } }
         while let owner = initializingThread(of: name, in: loader), owner != me {
             if chainOfWaits(from: owner, reaches: me) {
                 trace(loader, name, "partially initialized module handed over (a cross-loader import cycle)")
                 return Resolver.moduleInSysModules(name)
             }
-            waits[me] = (loader, name)
+            waits.withValue { $0[me] = (loader, name) }
             let tstate = PyEval_SaveThread()
             usleep(1000)
             PyEval_RestoreThread(tstate)
@@ -51,7 +52,8 @@ enum CrossLoaderImports {
     /// `awaitInitialization`), else `Resolver.importInCurrentInterpreter`. A new reference,
     /// or nil with an exception set. PRECONDITION: activated in `loader`.
     static func importWaitingForOthers(_ name: String, in loader: Loader) -> PyObjectPointer? {
-        awaitInitialization(of: name, in: loader) ?? Resolver.importInCurrentInterpreter(name)
+        assertHoldingGIL()
+        return awaitInitialization(of: name, in: loader) ?? Resolver.importInCurrentInterpreter(name)
     }
 
     /// `module.__spec__._initializing`, as importlib sets it while the module's code runs.
@@ -79,7 +81,7 @@ enum CrossLoaderImports {
     }
 
     private static func ownerOfWhatBlocks(_ thread: UInt) -> UInt? {
-        if let wait = waits[thread] {
+        if let wait = waits.withValue({ $0[thread] }) {
             return initializingThread(of: wait.name, in: wait.loader)
         }
         for loader in Loader.registry.sharingGIL where loader.lifecycleHoldingGIL == .open {

@@ -46,13 +46,15 @@ enum EmbeddedPython: CaseIterable {
     /// The file compiled in the current interpreter (a new reference), or nil with a Python
     /// exception set. PRECONDITION: the GIL of the current interpreter is held.
     func compile() -> PyObjectPointer? {
-        Py_CompileString(source, codeName, Py_file_input)
+        assertHoldingGIL()
+        return Py_CompileString(source, codeName, Py_file_input)
     }
 
     /// Runs the file in a new scratch namespace of the current interpreter (`__builtins__`
     /// set, `__name__` the file's stem) and returns that namespace (a new reference), or nil
     /// with a Python exception set. PRECONDITION: the GIL of the current interpreter is held.
     func runInScratchNamespace() -> PyObjectPointer? {
+        assertHoldingGIL()
         guard let namespace = PyDict_New() else { return nil }
         PyDict_SetItemString(namespace, "__builtins__", PyEval_GetBuiltins())
         if let name = makePythonString("_pyloader_" + fileName.dropLast(3)) {

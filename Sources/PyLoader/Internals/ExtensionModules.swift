@@ -87,6 +87,7 @@ enum ExtensionModules {
     /// folder on the loader's path except the standard library's.
     /// PRECONDITION: the GIL is held and `loader`'s thread state is current.
     static func install(in loader: Loader) throws {
+        assertHoldingGIL()
         let module = try loader.pyloader()
         guard let install = PyObject_GetAttrString(module, "_install_extension_loader") else {
             throw PythonError.fetch(in: loader)
@@ -106,6 +107,7 @@ enum ExtensionModules {
     ///   policy or when the copy cannot be made.
     /// PRECONDITION: the GIL is held and `loader`'s thread state is current.
     static func location(forLoading path: String, module: String, in loader: Loader) throws -> String {
+        assertHoldingGIL()
         var info = stat()
         // A file that cannot be read is left to CPython, which reports it.
         guard stat(path, &info) == 0 else { return path }
@@ -159,6 +161,7 @@ enum ExtensionModules {
     ///   the module is loaded once, in the root (the main interpreter).
     /// PRECONDITION: the GIL is held and `loader`'s thread state is current.
     static func failure(_ error: PyObjectPointer, module: String, path: String, in loader: Loader) -> PyObjectPointer? {
+        assertHoldingGIL()
         var info = stat()
         guard stat(path, &info) == 0 else { return nil }
         let id = FileID(device: UInt64(info.st_dev), inode: UInt64(info.st_ino))
@@ -217,6 +220,7 @@ enum ExtensionModules {
     /// be an interpreter that never ends. A failure is left to the child's own load to report.
     /// PRECONDITION: the GIL is held (called from a child's import).
     static func preloadInRoot(_ name: String) throws {
+        assertHoldingGIL()
         let root = try Loader.root
         try root.withActivated {
             if let present = Resolver.moduleInSysModules(name) { Py_DecRef(present); return }
@@ -363,7 +367,7 @@ enum ExtensionModules {
                 if !parent.hasPrefix("/") {
                     var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
                     guard getcwd(&buffer, buffer.count) != nil else { throw failed("cannot read the current folder", errno) }
-                    parent = normalizedPath(String(cString: buffer) + "/" + parent)
+                    parent = normalizedPath(String(nulTerminated: buffer) + "/" + parent)
                 }
                 guard makeDirectories(parent) else { throw failed("cannot make \(parent)", errno) }
                 var template = Array("\(parent)/pyloader-\(getpid())-XXXXXX".utf8CString)

@@ -49,7 +49,7 @@ func validatedFolder(_ path: String) throws -> String {
         guard getcwd(&buffer, buffer.count) != nil else {
             throw LoaderError.invalidPath(path, reason: "the current folder cannot be read")
         }
-        absolute = String(cString: buffer) + "/" + path
+        absolute = String(nulTerminated: buffer) + "/" + path
     }
     absolute = normalizedPath(absolute)
     var info = stat()

@@ -36,6 +36,7 @@ enum Forking {
     /// Whether the calling thread may fork now; an error message when it may not.
     /// PRECONDITION: the GIL is held (an audit hook runs in Python code).
     static func refusal() -> String? {
+        assertHoldingGIL()
         guard let tstate = pyl_CurrentThreadState() else { return nil }
         let alternatives = "use multiprocessing's 'spawn' or 'forkserver' start method, or subprocess, instead"
         if tstate.pointee.interp != Runtime.mainInterpreter {

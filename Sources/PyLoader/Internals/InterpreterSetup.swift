@@ -56,6 +56,7 @@ enum InterpreterSetup {
     /// types once it is set up (why: the "Objects shared between interpreters" block of
     /// CPyLoader.c). PRECONDITION: the GIL is held and the loader's thread state is current.
     static func shareObjectsWithOtherInterpreters(_ loader: Loader, configure: () throws -> Void) throws {
+        assertHoldingGIL()
         guard pyl_GiveTypeVersionRange(loader.interpreter, UInt32(truncatingIfNeeded: loader.id)) == 0 else {
             throw PythonError.fetch(in: loader)
         }

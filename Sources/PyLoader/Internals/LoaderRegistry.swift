@@ -1,6 +1,7 @@
 /// Every live loader, by name, id and interpreter. The lock guards these tables
 /// and the loaders' `children` and `lifecycle`, which are read without the GIL.
-final class LoaderRegistry {
+/// `@unchecked Sendable`: every field is guarded by `lock`.
+final class LoaderRegistry: @unchecked Sendable {
     let lock = Lock()
     private var nextID = 0
     private var byName: [String: Loader] = [:]

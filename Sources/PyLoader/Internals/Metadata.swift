@@ -24,6 +24,7 @@ enum Metadata {
     /// import names when `loader` asks; nil when `loader`'s own finders answer.
     /// PRECONDITION: the GIL is held and `loader`'s thread state is current.
     static func source(forImportNames names: [String], in loader: Loader) throws -> Loader? {
+        assertHoldingGIL()
         guard loader.parent != nil else { return nil }                                 // 1
         for name in names.sorted() {                                                     // 2
             guard let definer = try Resolver.definingLoader(of: name, seenFrom: loader) else { continue }
@@ -38,7 +39,8 @@ enum Metadata {
     /// PRECONDITION: the GIL is held.
     static func distributions(named name: String?, in loader: Loader,
                               closedErrorOf pyloaderModule: PyObjectPointer?) -> PyObjectPointer? {
-        loader.callMovingException(closedErrorOf: pyloaderModule) {
+        assertHoldingGIL()
+        return loader.callMovingException(closedErrorOf: pyloaderModule) {
             guard let module = Resolver.importInCurrentInterpreter("importlib.metadata") else { return nil }
             defer { Py_DecRef(module) }
             guard let function = PyObject_GetAttrString(module, "distributions") else { return nil }

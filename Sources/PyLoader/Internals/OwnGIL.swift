@@ -51,7 +51,7 @@ enum OwnGIL {
             // Returns holding the new GIL, the caller's thread state detached.
             guard let tstate = pyl_NewInterpreter(1, &error, error.count) else {
                 if pyl_CurrentThreadState() != previous { PyEval_RestoreThread(previous) }
-                throw LoaderError.runtime("could not make the interpreter of '\(name)': \(String(cString: error))")
+                throw LoaderError.runtime("could not make the interpreter of '\(name)': \(String(nulTerminated: error))")
             }
             let loader = Loader(name: name, parent: parent, interpreter: tstate.pointee.interp, paths: paths,
                                 delegation: delegation, shared: [], local: local, extensions: extensions, gil: .own)
@@ -78,6 +78,7 @@ enum OwnGIL {
     /// `sys.path` (the standard library, then the loader's paths, their `.pth` files
     /// processed), nothing else. PRECONDITION: the loader's GIL is held, its state current.
     private static func configure(_ loader: Loader) throws {
+        assertHoldingGIL()
         guard let list = try (Runtime.standardLibraryPaths + loader.paths).makePythonReference() as PyObjectPointer?,
               PySys_SetObject("path", list) == 0 else {
             throw PythonError.fetch(in: loader)
@@ -138,6 +139,7 @@ enum OwnGIL {
     /// A copy, in the current interpreter, of `pointer`, an object of `source` (which has
     /// another GIL than the current one). PRECONDITION: activated in the destination.
     static func copy(_ pointer: PyObjectPointer, from source: Loader) throws -> PyObjectPointer {
+        assertHoldingGIL()
         let data: [UInt8] = try source.withActivated {
             guard let pickled = pickle("dumps", pointer) else { throw PythonError.fetch(in: source) }
             defer { Py_DecRef(pickled) }
@@ -216,6 +218,7 @@ enum OwnGIL {
     /// Deletes thread states of ended threads (the interpreter's initial one is parked,
     /// as for shared-GIL loaders). PRECONDITION: the loader's GIL is held.
     private static func deleteEnded(_ states: [LoaderThreadState], of loader: Loader) {
+        assertHoldingGIL()
         let current = pyl_CurrentThreadState()
         for state in states {
             guard let tstate = state.tstate else { continue }

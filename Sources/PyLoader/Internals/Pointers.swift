@@ -27,6 +27,7 @@ extension String {
 /// `str(object)` as Swift text; a placeholder when `str()` itself fails.
 /// PRECONDITION: the GIL is held.
 func pythonStr(_ object: PyObjectPointer) -> String {
+    assertHoldingGIL()
     guard let text = PyObject_Str(object) else {
         PyErr_Clear()
         return "<unprintable \(String(cString: pyl_TypeOf(object)!.pointee.tp_name))>"
@@ -37,6 +38,7 @@ func pythonStr(_ object: PyObjectPointer) -> String {
 
 /// A new Python `str`. PRECONDITION: the GIL is held.
 func makePythonString(_ text: String) -> PyObjectPointer? {
+    assertHoldingGIL()
     var text = text
     return text.withUTF8 { buffer in
         buffer.withMemoryRebound(to: CChar.self) {
@@ -47,6 +49,7 @@ func makePythonString(_ text: String) -> PyObjectPointer? {
 
 /// A new Python tuple of `str`. PRECONDITION: the GIL is held.
 func makePythonStringTuple(_ items: [String]) -> PyObjectPointer? {
+    assertHoldingGIL()
     guard let tuple = PyTuple_New(items.count) else { return nil }
     for (index, item) in items.enumerated() {
         guard let text = makePythonString(item) else {
@@ -61,6 +64,7 @@ func makePythonStringTuple(_ items: [String]) -> PyObjectPointer? {
 /// The Swift strings of a Python list or tuple of `str`; nil when it is not one.
 /// PRECONDITION: the GIL is held.
 func swiftStrings(_ sequence: PyObjectPointer) -> [String]? {
+    assertHoldingGIL()
     guard let fast = PySequence_Fast(sequence, "expected a sequence of str") else {
         PyErr_Clear()
         return nil
@@ -79,4 +83,11 @@ func swiftStrings(_ sequence: PyObjectPointer) -> [String]? {
         result.append(text)
     }
     return result
+}
+
+extension String {
+    /// The text of a C buffer up to its first NUL (UTF-8, invalid bytes repaired).
+    init(nulTerminated buffer: [CChar]) {
+        self.init(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
 }

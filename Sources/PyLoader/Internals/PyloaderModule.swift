@@ -197,20 +197,22 @@ enum PyloaderModule {
     /// The marshalled code of the module's files, compiled once per process
     /// (unmarshalling costs far less than compiling in every new interpreter).
     /// Guarded by the root's GIL: the module exists only in loaders that share it.
-    nonisolated(unsafe) private static var marshalledCode: [EmbeddedPython: [CChar]] = [:]
+    private static let marshalledCode = GILGuarded([EmbeddedPython: [CChar]]())
 
     /// `file`'s code object in the current interpreter (a new reference).
     fileprivate static func code(of file: EmbeddedPython) -> PyObjectPointer? {
-        if let bytes = marshalledCode[file] {
-            return bytes.withUnsafeBufferPointer { PyMarshal_ReadObjectFromString($0.baseAddress, $0.count) }
+        marshalledCode.withValue { marshalled in
+            if let bytes = marshalled[file] {
+                return bytes.withUnsafeBufferPointer { PyMarshal_ReadObjectFromString($0.baseAddress, $0.count) }
+            }
+            guard let code = file.compile() else { return nil }
+            guard let bytes = PyMarshal_WriteObjectToString(code, Py_MARSHAL_VERSION) else { return code }
+            defer { Py_DecRef(bytes) }
+            if let start = PyBytes_AsString(bytes) {
+                marshalled[file] = Array(UnsafeBufferPointer(start: start, count: PyBytes_Size(bytes)))
+            }
+            return code
         }
-        guard let code = file.compile() else { return nil }
-        guard let bytes = PyMarshal_WriteObjectToString(code, Py_MARSHAL_VERSION) else { return code }
-        defer { Py_DecRef(bytes) }
-        if let start = PyBytes_AsString(bytes) {
-            marshalledCode[file] = Array(UnsafeBufferPointer(start: start, count: PyBytes_Size(bytes)))
-        }
-        return code
     }
 
     // MARK: Adapting calls
@@ -307,6 +309,7 @@ enum PyloaderModule {
 /// other lifecycle errors → `RuntimeError`, a `PythonError` → its own exception object.
 /// PRECONDITION: the GIL is held.
 func setPythonException(for error: Error, module: PyObjectPointer? = nil) {
+    assertHoldingGIL()
     switch error {
     case let error as LoaderError:
         var type = pyl_ExcRuntimeError()

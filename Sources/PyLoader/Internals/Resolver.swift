@@ -48,6 +48,7 @@ enum Resolver {
     ///
     /// PRECONDITION: the GIL is held and `loader`'s thread state is current.
     static func decide(_ fullName: String, in loader: Loader) throws -> Decision {
+        assertHoldingGIL()
         let top = topLevelName(fullName)
         if let module = moduleInSysModules(fullName) {                             // 1
             Py_DecRef(module)
@@ -121,6 +122,7 @@ enum Resolver {
     /// the defining loader's own exception object, with a note naming both loaders.
     /// PRECONDITION: `loader`'s thread state is current.
     static func loadDelegated(fullName: String, in loader: Loader, definer: Loader) throws -> PyObjectPointer? {
+        assertHoldingGIL()
         let module = definer.callMovingException {
             CrossLoaderImports.importWaitingForOthers(fullName, in: definer)
         }
@@ -160,6 +162,7 @@ enum Resolver {
     /// For a submodule not yet imported, the loader of its top-level package.
     /// PRECONDITION: `loader`'s thread state is current.
     static func definingLoader(of fullName: String, seenFrom loader: Loader) throws -> Loader? {
+        assertHoldingGIL()
         let top = topLevelName(fullName)
         // A module that ran no Python code (an extension, a namespace package) has no
         // __builtins__ to tell its loader by: a delegated one is in `delegatedNames`.
@@ -185,6 +188,7 @@ enum Resolver {
     /// Nil when it cannot be told (built-in types and objects of closed loaders).
     /// PRECONDITION: the GIL is held.
     static func definingLoader(ofObject object: PyObjectPointer) -> Loader? {
+        assertHoldingGIL()
         if pyl_IsType(object) != 0 {
             guard pyl_IsHeapType(object) != 0 else { return nil }   // int, dict...: no loader defines them
             let loaders = Loader.registry.sharingGIL
@@ -414,6 +418,7 @@ extension Loader {
     /// This interpreter's `pyloader` module, imported on first use (borrowed).
     /// PRECONDITION: activated in this loader.
     func pyloader() throws -> PyObjectPointer {
+        assertHoldingGIL()
         if let pyloaderModule { return pyloaderModule }
         guard let module = Resolver.importInCurrentInterpreter("pyloader") else { throw PythonError.fetch(in: self) }
         pyloaderModule = module
