@@ -2,10 +2,23 @@ import CPython
 import CPyLoader
 
 /// A Swift value that can become a Python object.
+///
+/// A type of your own conforms by building on the conversions that exist:
+/// `func makePythonReference() throws -> PythonReference { try [name, String(age)].makePythonReference() }`,
+/// or by handing over a `PythonObject` it made (`try object.makePythonReference().pointer`).
 public protocol PythonConvertible {
     /// A new reference to the Python form of this value.
     /// PRECONDITION: the GIL is held (any loader's thread state current).
-    func makePythonReference() throws -> PyObjectPointer
+    func makePythonReference() throws -> PythonReference
+}
+
+/// A new (owned) reference to a Python object, as a `PythonConvertible` value hands it to
+/// PyLoader. Opaque outside the package: CPython's pointer types stay out of the public API.
+public struct PythonReference {
+    /// The owned reference, which the receiver takes over.
+    package let pointer: PyObjectPointer
+
+    package init(_ pointer: PyObjectPointer) { self.pointer = pointer }
 }
 
 /// A Swift value that can be made from a Python object.
@@ -17,11 +30,15 @@ public protocol ConvertibleFromPython {
 /// Python's `None`, for argument lists: `f(1, PythonNone())`.
 public struct PythonNone: PythonConvertible, Sendable {
     public init() {}
-    public func makePythonReference() throws -> PyObjectPointer { Py_NewRef(pyl_None()) }
+    public func makePythonReference() throws -> PythonReference { PythonReference(try newReference()) }
+
+    func newReference() throws -> PyObjectPointer { Py_NewRef(pyl_None()) }
 }
 
 extension PythonObject: PythonConvertible {
-    public func makePythonReference() throws -> PyObjectPointer {
+    public func makePythonReference() throws -> PythonReference { PythonReference(try newReference()) }
+
+    func newReference() throws -> PyObjectPointer {
         // Objects of a live interpreter may be used from another of the same GIL; across
         // GILs (an own-GIL loader on either side) the value is copied (OwnGIL.swift).
         guard let pointer else { throw LoaderError.closed(loader: loader.name) }
@@ -55,7 +72,9 @@ private func noMemory() -> Error { LoaderError.runtime("out of memory converting
 // MARK: Int
 
 extension Int: PythonConvertible, ConvertibleFromPython {
-    public func makePythonReference() throws -> PyObjectPointer {
+    public func makePythonReference() throws -> PythonReference { PythonReference(try newReference()) }
+
+    func newReference() throws -> PyObjectPointer {
         guard let object = PyLong_FromLong(self) else { PyErr_Clear(); throw noMemory() }
         return object
     }
@@ -76,7 +95,9 @@ extension Int: PythonConvertible, ConvertibleFromPython {
 // MARK: Double
 
 extension Double: PythonConvertible, ConvertibleFromPython {
-    public func makePythonReference() throws -> PyObjectPointer {
+    public func makePythonReference() throws -> PythonReference { PythonReference(try newReference()) }
+
+    func newReference() throws -> PyObjectPointer {
         guard let object = PyFloat_FromDouble(self) else { PyErr_Clear(); throw noMemory() }
         return object
     }
@@ -97,7 +118,9 @@ extension Double: PythonConvertible, ConvertibleFromPython {
 // MARK: Bool
 
 extension Bool: PythonConvertible, ConvertibleFromPython {
-    public func makePythonReference() throws -> PyObjectPointer { Py_NewRef(self ? pyl_True() : pyl_False()) }
+    public func makePythonReference() throws -> PythonReference { PythonReference(try newReference()) }
+
+    func newReference() throws -> PyObjectPointer { Py_NewRef(self ? pyl_True() : pyl_False()) }
 
     /// Accepts `True` and `False` only (use `PythonObject.isTruthy()` for `bool(x)`).
     public init(python object: PythonObject) throws {
@@ -113,7 +136,9 @@ extension Bool: PythonConvertible, ConvertibleFromPython {
 // MARK: String
 
 extension String: PythonConvertible, ConvertibleFromPython {
-    public func makePythonReference() throws -> PyObjectPointer {
+    public func makePythonReference() throws -> PythonReference { PythonReference(try newReference()) }
+
+    func newReference() throws -> PyObjectPointer {
         guard let object = makePythonString(self) else { PyErr_Clear(); throw noMemory() }
         return object
     }
@@ -133,10 +158,12 @@ extension String: PythonConvertible, ConvertibleFromPython {
 
 extension Optional: PythonConvertible where Wrapped: PythonConvertible {
     /// `nil` becomes `None`.
-    public func makePythonReference() throws -> PyObjectPointer {
+    public func makePythonReference() throws -> PythonReference { PythonReference(try newReference()) }
+
+    func newReference() throws -> PyObjectPointer {
         switch self {
         case .none: return Py_NewRef(pyl_None())
-        case .some(let value): return try value.makePythonReference()
+        case .some(let value): return try value.makePythonReference().pointer
         }
     }
 }
@@ -152,11 +179,13 @@ extension Optional: ConvertibleFromPython where Wrapped: ConvertibleFromPython {
 
 extension Array: PythonConvertible where Element: PythonConvertible {
     /// Becomes a Python `list`.
-    public func makePythonReference() throws -> PyObjectPointer {
+    public func makePythonReference() throws -> PythonReference { PythonReference(try newReference()) }
+
+    func newReference() throws -> PyObjectPointer {
         guard let list = PyList_New(count) else { PyErr_Clear(); throw noMemory() }
         for (index, element) in enumerated() {
             let item: PyObjectPointer
-            do { item = try element.makePythonReference() } catch { Py_DecRef(list); throw error }
+            do { item = try element.makePythonReference().pointer } catch { Py_DecRef(list); throw error }
             PyList_SetItem(list, index, item)   // steals `item`
         }
         return list
@@ -183,13 +212,15 @@ extension Array: ConvertibleFromPython where Element: ConvertibleFromPython {
 
 extension Dictionary: PythonConvertible where Key: PythonConvertible, Value: PythonConvertible {
     /// Becomes a Python `dict`.
-    public func makePythonReference() throws -> PyObjectPointer {
+    public func makePythonReference() throws -> PythonReference { PythonReference(try newReference()) }
+
+    func newReference() throws -> PyObjectPointer {
         guard let dict = PyDict_New() else { PyErr_Clear(); throw noMemory() }
         do {
             for (key, value) in self {
-                let keyObject = try key.makePythonReference()
+                let keyObject = try key.makePythonReference().pointer
                 defer { Py_DecRef(keyObject) }
-                let valueObject = try value.makePythonReference()
+                let valueObject = try value.makePythonReference().pointer
                 defer { Py_DecRef(valueObject) }
                 guard PyDict_SetItem(dict, keyObject, valueObject) == 0 else {
                     let message = "dictionary key is not hashable in Python"

@@ -158,7 +158,7 @@ public final class PythonObject: @unchecked Sendable {
     /// `setattr(self, name, value)`.
     public func setAttribute(_ name: String, _ value: any PythonConvertible) throws {
         try withPointer { object in
-            let converted = try value.makePythonReference()
+            let converted = try value.makePythonReference().pointer
             defer { Py_DecRef(converted) }
             guard PyObject_SetAttrString(object, name, converted) == 0 else { throw PythonError.fetch(in: loader) }
         }
@@ -173,7 +173,7 @@ public final class PythonObject: @unchecked Sendable {
     public subscript(key: any PythonConvertible) -> PythonObject {
         get throws {
             try withPointer { object in
-                let converted = try key.makePythonReference()
+                let converted = try key.makePythonReference().pointer
                 defer { Py_DecRef(converted) }
                 return try wrapResult(PyObject_GetItem(object, converted))
             }
@@ -183,9 +183,9 @@ public final class PythonObject: @unchecked Sendable {
     /// `self[key] = value`.
     public func setItem(_ key: any PythonConvertible, _ value: any PythonConvertible) throws {
         try withPointer { object in
-            let convertedKey = try key.makePythonReference()
+            let convertedKey = try key.makePythonReference().pointer
             defer { Py_DecRef(convertedKey) }
-            let convertedValue = try value.makePythonReference()
+            let convertedValue = try value.makePythonReference().pointer
             defer { Py_DecRef(convertedValue) }
             guard PyObject_SetItem(object, convertedKey, convertedValue) == 0 else { throw PythonError.fetch(in: loader) }
         }
@@ -222,8 +222,8 @@ public final class PythonObject: @unchecked Sendable {
             var references: [PyObjectPointer?] = []
             references.reserveCapacity(positional.count + keywords.count)
             defer { references.forEach { Py_DecRef($0) } }
-            for argument in positional { references.append(try argument.makePythonReference()) }
-            for (_, argument) in keywords { references.append(try argument.makePythonReference()) }
+            for argument in positional { references.append(try argument.makePythonReference().pointer) }
+            for (_, argument) in keywords { references.append(try argument.makePythonReference().pointer) }
             var names: PyObjectPointer?
             if !keywords.isEmpty {
                 guard let tuple = makePythonStringTuple(keywords.map(\.0)) else { throw PythonError.fetch(in: loader) }

@@ -70,7 +70,7 @@ func residentBytes() -> Int {
 private func readTwoNumbers(_ file: UnsafeMutablePointer<FILE>, _ first: inout Int, _ second: inout Int) -> Bool {
     var buffer = [CChar](repeating: 0, count: 256)
     guard fgets(&buffer, Int32(buffer.count), file) != nil else { return false }
-    let fields = String(cString: buffer).split(separator: " ")
+    let fields = String(nulTerminated: buffer).split(separator: " ")
     guard fields.count >= 2, let a = Int(fields[0]), let b = Int(fields[1]) else { return false }
     first = a
     second = b
@@ -201,7 +201,7 @@ enum BenchFiles {
         defer { fclose(file) }
         var buffer = [CChar](repeating: 0, count: 4096)
         while fgets(&buffer, Int32(buffer.count), file) != nil {
-            let line = String(cString: buffer)
+            let line = String(nulTerminated: buffer)
             if line.hasPrefix(prefix) { return line.hasSuffix("\n") ? String(line.dropLast()) : line }
         }
         return nil
@@ -221,7 +221,7 @@ enum BenchFiles {
     static func currentExecutable() -> String {
         var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
         let count = readlink("/proc/self/exe", &buffer, buffer.count - 1)
-        return count > 0 ? String(cString: buffer) : CommandLine.arguments[0]
+        return count > 0 ? String(nulTerminated: buffer) : CommandLine.arguments[0]
     }
 }
 
@@ -231,7 +231,7 @@ enum BenchFiles {
 func formatted(_ format: String, _ value: Double) -> String {
     var buffer = [CChar](repeating: 0, count: 64)
     _ = withVaList([value]) { vsnprintf(&buffer, buffer.count, format, $0) }
-    return String(cString: buffer)
+    return String(nulTerminated: buffer)
 }
 
 /// Three significant digits, no exponent.

@@ -140,7 +140,7 @@ enum ParallelBenchmark {
         let previous = PyThreadState_Get()
         var error = [CChar](repeating: 0, count: 256)
         guard let tstate = pyl_NewInterpreter(1, &error, error.count) else {
-            throw BenchFailure(String(cString: error))
+            throw BenchFailure(String(nulTerminated: error))
         }
         Py_EndInterpreter(tstate)   // leaves no thread state current, its GIL gone
         PyEval_RestoreThread(previous)

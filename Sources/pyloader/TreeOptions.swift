@@ -83,7 +83,7 @@ struct LoaderTree {
 func currentDirectory() -> String {
     var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
     guard getcwd(&buffer, buffer.count) != nil else { return "." }
-    return String(cString: buffer)
+    return String(nulTerminated: buffer)
 }
 
 /// `path` made absolute against the current folder, without `.`, `..` or a trailing `/`

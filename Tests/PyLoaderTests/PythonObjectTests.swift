@@ -19,6 +19,20 @@ final class PythonObjectTests: LoaderTestCase {
         XCTAssertEqual(try value(child, "(1, 2)", as: [Int].self), [1, 2])
     }
 
+    /// A type of the user's own converts by building on the conversions that exist, through
+    /// the public `PythonReference` (no CPython pointer in the API).
+    func testAUserTypeConvertsThroughPythonReference() throws {
+        struct Point: PythonConvertible {
+            let x: Int, y: Int
+            func makePythonReference() throws -> PythonReference { try ["x": x, "y": y].makePythonReference() }
+        }
+        let child = try makeChild("userconv")
+        let describe = try child.eval("lambda p: f\"{p['x']},{p['y']} {type(p).__name__}\"")
+        XCTAssertEqual(try String(python: describe(Point(x: 3, y: -4))), "3,-4 dict")
+        let list = try child.eval("lambda items: [type(i).__name__ for i in items]")
+        XCTAssertEqual(try [String](python: list.call([[Point(x: 1, y: 2)] as [Point]])), ["dict"])
+    }
+
     func testWrongConversionsThrowTypeErrors() throws {
         let child = try makeChild("conv-bad")
         for (expression, attempt) in [("'text'", { (o: PythonObject) in _ = try Int(python: o) }),

@@ -372,6 +372,9 @@ extension OwnGIL {
                 PyEval_RestoreThread(made)
                 loader.threadStates.append(state)
             }
+            // This thread now holds the loader's GIL, until O7 ends it (or a refusal gives it up).
+            thread.ownGILDepth += 1
+            defer { thread.ownGILDepth -= 1 }
             // O5
             var alive = Closing.joinThreads(in: loader, timeout: Loader.threadJoinSeconds)
             if alive == 0 {

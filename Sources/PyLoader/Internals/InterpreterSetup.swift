@@ -14,7 +14,7 @@ enum InterpreterSetup {
     /// delegating finder first on `sys.meta_path`; then `.pth` files processed.
     static func configure(_ loader: Loader, systemSitePackages: Bool) throws {
         let sysPath = Runtime.standardLibraryPaths + loader.paths
-        guard let list = try sysPath.makePythonReference() as PyObjectPointer?,
+        guard let list = try sysPath.makePythonReference().pointer as PyObjectPointer?,
               PySys_SetObject("path", list) == 0 else {
             throw PythonError.fetch(in: loader)
         }
@@ -83,7 +83,7 @@ enum InterpreterSetup {
             }
             var references: [PyObjectPointer?] = []
             defer { references.forEach { Py_DecRef($0) } }
-            for argument in arguments { references.append(try argument.makePythonReference()) }
+            for argument in arguments { references.append(try argument.makePythonReference().pointer) }
             let result = references.withUnsafeBufferPointer { PyObject_Vectorcall(callable, $0.baseAddress, $0.count, nil) }
             guard let result else { throw PythonError.fetch(in: loader) }
             Py_DecRef(result)

@@ -40,7 +40,7 @@ enum MainProgram {
             pathEntry = ""
         }
         if let fullArgv { argv = fullArgv }
-        guard let argvList = try? argv.makePythonReference() else { return 1 }
+        guard let argvList = try? argv.makePythonReference().pointer else { return 1 }
         PySys_SetObject("argv", argvList)
         Py_DecRef(argvList)
 
@@ -121,7 +121,7 @@ enum MainProgram {
         guard let source = pyl_CallMethod0(file, "read") else { return nil }
         defer { Py_DecRef(source) }
         guard let builtins = PyEval_GetBuiltins(), let compile = PyDict_GetItemString(builtins, "compile"),
-              let arguments = try? ["exec"].makePythonReference() else { return nil }
+              let arguments = try? ["exec"].makePythonReference().pointer else { return nil }
         defer { Py_DecRef(arguments) }
         let mode = PyList_GetItem(arguments, 0)
         var stack: [PyObjectPointer?] = [source, pathObject, mode]
@@ -139,7 +139,7 @@ enum MainProgram {
         guard let source = pyl_CallMethod0(buffer, "read") else { return nil }
         defer { Py_DecRef(source) }
         guard let builtins = PyEval_GetBuiltins(), let compile = PyDict_GetItemString(builtins, "compile"),
-              let arguments = try? ["<stdin>", "exec"].makePythonReference() else { return nil }
+              let arguments = try? ["<stdin>", "exec"].makePythonReference().pointer else { return nil }
         defer { Py_DecRef(arguments) }
         var stack: [PyObjectPointer?] = [source, PyList_GetItem(arguments, 0), PyList_GetItem(arguments, 1)]
         return stack.withUnsafeMutableBufferPointer { PyObject_Vectorcall(compile, $0.baseAddress, 3, nil) }

@@ -79,7 +79,7 @@ enum OwnGIL {
     /// processed), nothing else. PRECONDITION: the loader's GIL is held, its state current.
     private static func configure(_ loader: Loader) throws {
         assertHoldingGIL()
-        guard let list = try (Runtime.standardLibraryPaths + loader.paths).makePythonReference() as PyObjectPointer?,
+        guard let list = try (Runtime.standardLibraryPaths + loader.paths).makePythonReference().pointer as PyObjectPointer?,
               PySys_SetObject("path", list) == 0 else {
             throw PythonError.fetch(in: loader)
         }
@@ -116,9 +116,9 @@ enum OwnGIL {
                 made = true
             }
             PyEval_RestoreThread(state.tstate)
+            thread.ownGILDepth += 1
             if made { loader.threadStates.append(state) }
             if !abandoned.isEmpty { deleteEnded(abandoned, of: loader) }
-            thread.ownGILDepth += 1
             state.depth += 1
             defer {
                 state.depth -= 1

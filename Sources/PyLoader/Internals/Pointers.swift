@@ -2,7 +2,7 @@ import CPython
 import CPyLoader
 
 /// CPython's object pointer, as Swift imports it.
-public typealias PyObjectPointer = UnsafeMutablePointer<PyObject>
+package typealias PyObjectPointer = UnsafeMutablePointer<PyObject>
 /// CPython's thread state pointer.
 typealias ThreadStatePointer = UnsafeMutablePointer<PyThreadState>
 /// `PyInterpreterState` is opaque in the public headers.
@@ -87,7 +87,8 @@ func swiftStrings(_ sequence: PyObjectPointer) -> [String]? {
 
 extension String {
     /// The text of a C buffer up to its first NUL (UTF-8, invalid bytes repaired).
-    init(nulTerminated buffer: [CChar]) {
+    /// `package`: the command-line tool and the benchmarks read C buffers too.
+    package init(nulTerminated buffer: [CChar]) {
         self.init(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 }

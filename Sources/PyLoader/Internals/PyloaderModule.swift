@@ -34,7 +34,7 @@ enum PyloaderModule {
             return try PyloaderModule.idObject(found)
         } }),
         ("_core_ids", { module, args in PyloaderModule.adapt(module, args, count: 0) { _ in
-            try Loader.root.subtree.map(\.id).makePythonReference()
+            try Loader.root.subtree.map(\.id).makePythonReference().pointer
         } }),
         ("_core_child", { module, args in PyloaderModule.adapt(module, args, count: 8) { a in
             let parent = try PyloaderModule.loaderArg(a[0], module)
@@ -85,7 +85,7 @@ enum PyloaderModule {
             let status = try loader.withActivated {
                 try MainProgram.run(.script(path: path), arguments: [], argv: argv, in: loader)
             }
-            return try Int(status).makePythonReference()
+            return try Int(status).makePythonReference().pointer
         } }),
         ("_core_which", { module, args in PyloaderModule.adapt(module, args, count: 2) { a in
             guard let found = try PyloaderModule.loaderArg(a[0], module).which(try PyloaderModule.string(a[1], "module_name")) else {
@@ -96,7 +96,7 @@ enum PyloaderModule {
         ("_core_close", { module, args in PyloaderModule.adapt(module, args, count: 1) { a in
             // Closing a closed loader does nothing, as in Swift.
             guard let loader = Loader.registry.loader(id: try PyloaderModule.int(a[0])) else { return Py_NewRef(pyl_None()) }
-            return try loader.closeReportingLeaks().map(\.description).makePythonReference()
+            return try loader.closeReportingLeaks().map(\.description).makePythonReference().pointer
         } }),
         ("_core_context_push", { module, args in PyloaderModule.adapt(module, args, count: 1) { a in
             try ContextLoaders.push(try PyloaderModule.loaderArg(a[0], module), on: ThreadRecord.current)
@@ -264,7 +264,7 @@ enum PyloaderModule {
     }
 
     fileprivate static func idObject(_ loader: Loader) throws -> PyObjectPointer {
-        try loader.id.makePythonReference()
+        try loader.id.makePythonReference().pointer
     }
 
     /// A loader's settings as a dict keyed by name (what `Loader`'s properties in
@@ -274,7 +274,7 @@ enum PyloaderModule {
         let items: [(String, PyObjectPointer?)] = [
             ("name", makePythonString(loader.name)),
             ("parent", try loader.parent.map { try idObject($0) } ?? Py_NewRef(pyl_None())),
-            ("children", try loader.children.map(\.id).makePythonReference()),
+            ("children", try loader.children.map(\.id).makePythonReference().pointer),
             ("paths", makePythonStringTuple(loader.paths)),
             ("delegation", makePythonString(loader.delegation.rawValue)),
             ("shared", makePythonStringTuple(loader.shared)),
