@@ -12,30 +12,17 @@ enum RunnerPython {
     /// `pytest_worker.py`: runs pytest inside one fresh loader for the controller.
     case pytestWorker
 
-    /// The file's name under `Sources/pyloader/Python/`.
-    var fileName: String {
+    /// The file: its path in the repository and its bytes.
+    var file: EmbeddedPythonFile {
+        let folder = "Sources/pyloader/Python"
         switch self {
-        case .unittestRunner: "unittest_runner.py"
-        case .pytestController: "pytest_controller.py"
-        case .pytestWorker: "pytest_worker.py"
+        case .unittestRunner: return EmbeddedPythonFile(folder, "unittest_runner.py", PackageResources.unittest_runner_py)
+        case .pytestController: return EmbeddedPythonFile(folder, "pytest_controller.py", PackageResources.pytest_controller_py)
+        case .pytestWorker: return EmbeddedPythonFile(folder, "pytest_worker.py", PackageResources.pytest_worker_py)
         }
     }
 
-    /// The name of the module made from it (`__name__`).
-    var moduleName: String { "_pyloader_" + fileName.dropLast(3) }
-
-    /// The name tracebacks show: in angle brackets, so that `linecache` does not look for
-    /// a file of that name in the user's folders.
-    var codeName: String { "<pyloader: Sources/pyloader/Python/\(fileName)>" }
-
-    /// The file's text.
-    var source: String {
-        switch self {
-        case .unittestRunner: String(decoding: PackageResources.unittest_runner_py, as: UTF8.self)
-        case .pytestController: String(decoding: PackageResources.pytest_controller_py, as: UTF8.self)
-        case .pytestWorker: String(decoding: PackageResources.pytest_worker_py, as: UTF8.self)
-        }
-    }
+    var source: String { file.source }
 }
 
 extension RunnerPython {
@@ -43,8 +30,8 @@ extension RunnerPython {
     /// into `sys.modules`).
     func makeModule(in loader: Loader) throws -> PythonObject {
         let builtins = try loader.importModule("builtins")
-        let module = try loader.importModule("types").ModuleType(moduleName)
-        let code = try builtins.compile(source, codeName, "exec")
+        let module = try loader.importModule("types").ModuleType(file.moduleName)
+        let code = try builtins.compile(file.source, file.codeName, "exec")
         try builtins.exec(code, module.__dict__)
         return module
     }

@@ -356,8 +356,8 @@ final class CLITests: XCTestCase {
         environment["PYTHONDONTWRITEBYTECODE"] = "1"
         process.environment = environment
         let outFile = folder + "/stdout-\(UUID().uuidString)", errFile = folder + "/stderr-\(UUID().uuidString)"
-        FileManager.default.createFile(atPath: outFile, contents: nil)
-        FileManager.default.createFile(atPath: errFile, contents: nil)
+        _ = FileManager.default.createFile(atPath: outFile, contents: nil)
+        _ = FileManager.default.createFile(atPath: errFile, contents: nil)
         let out = try FileHandle(forWritingTo: URL(fileURLWithPath: outFile))
         let err = try FileHandle(forWritingTo: URL(fileURLWithPath: errFile))
         process.standardOutput = out

@@ -124,7 +124,7 @@ final class OwnGILTests: LoaderTestCase {
         // until A gave up after 20 s; with two GILs it runs at once.
         let folder = try temporaryFolder()
         let flag = folder + "/flag"
-        FileManager.default.createFile(atPath: flag, contents: Data([0]))
+        _ = FileManager.default.createFile(atPath: flag, contents: Data([0]))
         let a = try makeOwn("own-a"), b = try makeOwn("own-b")
         let open = "import mmap, sys, time\nf = open(\(pythonLiteral(flag)), 'r+b')\nm = mmap.mmap(f.fileno(), 1)\n"
         try a.exec(open + "sys.setswitchinterval(100)\n")

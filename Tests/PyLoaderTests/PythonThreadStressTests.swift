@@ -51,7 +51,7 @@ final class PythonThreadStressTests: XCTestCase {
                 try root.exec("import sys\nsys._stress_host_stopped = True")
                 break
             }
-            let loaders = (try? root.subtree.dropFirst().map { $0 }) ?? []
+            let loaders = Array(root.subtree.dropFirst())
             guard !loaders.isEmpty else { usleep(1000); continue }
             let loader = random.pick(loaders)
             do {
@@ -75,13 +75,13 @@ final class PythonThreadStressTests: XCTestCase {
         print("python-thread stress, Swift side: \(entered) entries, \(raced) raced a close")
 
         // Nothing half-closed: every loader in the registry is open and reachable from the root.
-        let reachable = Set(try root.subtree.map(\.id))
+        let reachable = Set(root.subtree.map(\.id))
         for loader in Loader.registry.all {
             XCTAssertEqual(loader.lifecycle, .open, loader.name)
             XCTAssertTrue(reachable.contains(loader.id), "\(loader.name) is registered but not in the tree")
         }
         // The script closed everything it made.
-        XCTAssertEqual(try root.children.filter { $0.name.hasPrefix("pt-") }.map(\.name), [])
+        XCTAssertEqual(root.children.filter { $0.name.hasPrefix("pt-") }.map(\.name), [])
         let grown = residentKiB() - rssBefore
         XCTAssertLessThan(grown, 256 * 1024, "RSS grew \(grown) KiB")
         XCTAssertEqual(try Int(python: try root.eval("6 * 7")), 42)

@@ -116,8 +116,8 @@ func runProcess(_ executable: String, _ arguments: [String], in directory: Strin
     let folder = try temporaryFolder()
     defer { try? FileManager.default.removeItem(atPath: folder) }
     let outFile = folder + "/out", errFile = folder + "/err"
-    FileManager.default.createFile(atPath: outFile, contents: nil)
-    FileManager.default.createFile(atPath: errFile, contents: nil)
+    _ = FileManager.default.createFile(atPath: outFile, contents: nil)
+    _ = FileManager.default.createFile(atPath: errFile, contents: nil)
     process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: outFile))
     process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: errFile))
     process.standardInput = FileHandle.nullDevice

@@ -19,29 +19,20 @@ enum EmbeddedPython: CaseIterable {
     /// `console.py`: the interactive console of `pyloader run`.
     case console
 
-    /// The file's name under `Sources/PyLoader/Python/`.
-    var fileName: String {
+    /// The file: its path in the repository and its bytes.
+    var file: EmbeddedPythonFile {
         switch self {
-        case .pyloaderModule: "pyloader.py"
-        case .importSystem: "import_system.py"
-        case .interpreterSetup: "interpreter_setup.py"
-        case .console: "console.py"
+        case .pyloaderModule: EmbeddedPythonFile(folder, "pyloader.py", PackageResources.pyloader_py)
+        case .importSystem: EmbeddedPythonFile(folder, "import_system.py", PackageResources.import_system_py)
+        case .interpreterSetup: EmbeddedPythonFile(folder, "interpreter_setup.py", PackageResources.interpreter_setup_py)
+        case .console: EmbeddedPythonFile(folder, "console.py", PackageResources.console_py)
         }
     }
 
-    /// The name tracebacks show: in angle brackets, so that `linecache` does not look
-    /// for a file of that name in the user's folders.
-    var codeName: String { "<pyloader: Sources/PyLoader/Python/\(fileName)>" }
-
-    /// The file's text.
-    var source: String {
-        switch self {
-        case .pyloaderModule: String(decoding: PackageResources.pyloader_py, as: UTF8.self)
-        case .importSystem: String(decoding: PackageResources.import_system_py, as: UTF8.self)
-        case .interpreterSetup: String(decoding: PackageResources.interpreter_setup_py, as: UTF8.self)
-        case .console: String(decoding: PackageResources.console_py, as: UTF8.self)
-        }
-    }
+    private var folder: String { "Sources/PyLoader/Python" }
+    var fileName: String { file.name }
+    var codeName: String { file.codeName }
+    var source: String { file.source }
 
     /// The file compiled in the current interpreter (a new reference), or nil with a Python
     /// exception set. PRECONDITION: the GIL of the current interpreter is held.
@@ -57,7 +48,7 @@ enum EmbeddedPython: CaseIterable {
         assertHoldingGIL()
         guard let namespace = PyDict_New() else { return nil }
         PyDict_SetItemString(namespace, "__builtins__", PyEval_GetBuiltins())
-        if let name = makePythonString("_pyloader_" + fileName.dropLast(3)) {
+        if let name = makePythonString(file.moduleName) {
             PyDict_SetItemString(namespace, "__name__", name)
             Py_DecRef(name)
         }
@@ -73,4 +64,31 @@ enum EmbeddedPython: CaseIterable {
         Py_DecRef(result)
         return namespace
     }
+}
+
+/// A `.py` file embedded at build time (`.embedInCode` in Package.swift). `package`: the
+/// command-line tool embeds its own Python the same way (`RunnerPython`).
+package struct EmbeddedPythonFile {
+    /// The folder it lives in, from the repository's root.
+    package let folder: String
+    /// Its name, `.py` included.
+    package let name: String
+    /// Its bytes as built.
+    package let bytes: [UInt8]
+
+    package init(_ folder: String, _ name: String, _ bytes: [UInt8]) {
+        self.folder = folder
+        self.name = name
+        self.bytes = bytes
+    }
+
+    /// The file's text.
+    package var source: String { String(decoding: bytes, as: UTF8.self) }
+
+    /// The name tracebacks show: in angle brackets, so that `linecache` does not look for a
+    /// file of that name in the user's folders.
+    package var codeName: String { "<pyloader: \(folder)/\(name)>" }
+
+    /// The name of a module made from it: `_pyloader_` and the file's stem.
+    package var moduleName: String { "_pyloader_" + name.dropLast(3) }
 }
