@@ -94,6 +94,7 @@ typedef struct HookState {
     void *owner;                  // opaque token for the cross-import callback
     PyObject *original;           // the interpreter's own builtins.__import__ (strong)
     PyObject *gcd_original;       // its own _frozen_importlib._gcd_import (strong), once wrapped
+    PyObject *find_and_load_original;   // its own _frozen_importlib._find_and_load (strong), once wrapped
     PyObject *build_class_original;   // its own builtins.__build_class__ (strong), once wrapped
     PyObject *classes;            // {weakref(cls): None} for classes made here (strong), once wrapped
     PyObject *forget_class;       // the weakref callback that removes a dead class from `classes`
@@ -103,6 +104,7 @@ typedef struct HookState {
 static pyl_CrossImport cross_import = NULL;
 static pyl_ContextImport context_import = NULL;
 static pyl_CrossCall cross_call = NULL;
+static pyl_HandOver hand_over = NULL;
 
 static _Thread_local void *context_owner = NULL;
 static _Thread_local PyInterpreterState *context_interp = NULL;
@@ -112,6 +114,7 @@ static const char *const hook_capsule_name = "pyloader.import_hook";
 void pyl_SetCrossImport(pyl_CrossImport callback) { cross_import = callback; }
 void pyl_SetContextImport(pyl_ContextImport callback) { context_import = callback; }
 void pyl_SetCrossCall(pyl_CrossCall callback) { cross_call = callback; }
+void pyl_SetHandOver(pyl_HandOver callback) { hand_over = callback; }
 
 void pyl_SetContextLoader(void *owner, PyInterpreterState *interp) {
     context_owner = owner;
@@ -123,6 +126,7 @@ static void hook_capsule_destructor(PyObject *capsule) {
     if (!st) { PyErr_Clear(); return; }
     Py_CLEAR(st->original);
     Py_CLEAR(st->gcd_original);
+    Py_CLEAR(st->find_and_load_original);
     Py_CLEAR(st->build_class_original);
     Py_CLEAR(st->classes);
     Py_CLEAR(st->forget_class);
@@ -535,6 +539,53 @@ int pyl_WrapImportModule(PyObject *hook) {
     return 0;
 }
 
+// _frozen_importlib._find_and_load(name, import_) of a child, which importlib calls on every
+// sys.modules miss (PyImport_ImportModuleLevelObject, _gcd_import): the delegated-import fast
+// path. The Swift callback hands over a module the defining loader already holds (the rule
+// is Resolver.handOver's); when it declines (NULL, no exception), importlib's own
+// _find_and_load runs: the finder path, unchanged.
+static PyObject *
+hook_find_and_load(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    HookState *st = PyCapsule_GetPointer(self, hook_capsule_name);
+    if (!st) return NULL;
+    if (!st->interp || !st->find_and_load_original) {
+        PyErr_Format(PyExc_ImportError, "cannot import: loader '%s' is closed", st->name);
+        return NULL;
+    }
+    if (nargs >= 1 && PyUnicode_Check(args[0]) && hand_over) {
+        PyObject *module = hand_over(st->owner, args[0]);
+        if (module || PyErr_Occurred()) return module;
+    }
+    return PyObject_Vectorcall(st->find_and_load_original, args, nargs, NULL);
+}
+
+static PyMethodDef find_and_load_def = {
+    "_find_and_load", (PyCFunction)(void (*)(void))hook_find_and_load, METH_FASTCALL,
+    "_find_and_load(name, import_) -> module\n\n"
+    "PyLoader's wrapper of importlib's _find_and_load in a child: a module the defining\n"
+    "loader already holds is handed over without importlib's search."
+};
+
+int pyl_WrapFindAndLoad(PyObject *hook) {
+    HookState *st = current_hook_state(hook);
+    if (!st) return -1;
+    if (st->find_and_load_original) return 0;
+    PyObject *bootstrap = PyImport_AddModule("_frozen_importlib");   // borrowed
+    if (!bootstrap) return -1;
+    PyObject *original = PyObject_GetAttrString(bootstrap, "_find_and_load");
+    if (!original) return -1;
+    PyObject *wrapper = PyCFunction_NewEx(&find_and_load_def, PyCFunction_GET_SELF(hook), NULL);
+    if (!wrapper) { Py_DECREF(original); return -1; }
+    if (PyObject_SetAttrString(bootstrap, "_find_and_load", wrapper) < 0) {
+        Py_DECREF(original); Py_DECREF(wrapper);
+        return -1;
+    }
+    Py_DECREF(wrapper);
+    st->find_and_load_original = original;
+    return 0;
+}
+
 PyObject *pyl_OriginalImportModule(void) {
     PyObject *bootstrap = PyImport_AddModule("_frozen_importlib");   // borrowed
     if (!bootstrap) return NULL;
@@ -574,6 +625,7 @@ void pyl_DisarmImportHook(PyObject *hook) {
     // that the garbage collector cannot see through the capsule.
     Py_CLEAR(st->original);
     Py_CLEAR(st->gcd_original);
+    Py_CLEAR(st->find_and_load_original);
     Py_CLEAR(st->build_class_original);
     Py_CLEAR(st->classes);
     Py_CLEAR(st->forget_class);

@@ -179,6 +179,7 @@ enum Runtime {
         pyl_SetCrossImport(crossImport)
         pyl_SetContextImport(contextImport)
         pyl_SetCrossCall(crossCall)
+        pyl_SetHandOver(handOver)
         Forking.install()
         let root = Loader(rootWithInterpreter: mainInterpreter, paths: rootPaths)
         Loader.registry.add(root)

@@ -112,6 +112,17 @@ typedef PyObject *(*pyl_CrossImport)(void *owner, PyObject *name, PyObject *glob
 /// Installs the callback used for crossing imports. Call once, before any hook exists.
 void pyl_SetCrossImport(pyl_CrossImport callback);
 
+/// The delegated-import fast path (Resolver.handOver): a module the defining loader already
+/// holds, put into the current (child's) sys.modules, as a new reference; NULL without an
+/// exception to let importlib's own _find_and_load run; NULL with one to fail the import.
+typedef PyObject *(*pyl_HandOver)(void *owner, PyObject *name);
+void pyl_SetHandOver(pyl_HandOver callback);
+
+/// Wraps `_frozen_importlib._find_and_load` of the current interpreter (a child's) with the
+/// fast path above, bound to the loader of `hook`. Returns 0, or -1 with an exception set.
+/// PRECONDITION: the GIL is held and the hook's interpreter is current.
+int pyl_WrapFindAndLoad(PyObject *hook);
+
 /// Called by the `_gcd_import` wrapper for a lookup by name that the thread's context
 /// loader serves: imports `name` in the loader `target` (the context loader's token) and
 /// returns the module itself (for `a.b`, the submodule), or NULL with an exception set

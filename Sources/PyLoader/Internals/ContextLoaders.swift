@@ -88,6 +88,15 @@ let crossImport: pyl_CrossImport = { owner, name, globals, locals, fromlist, lev
     }
 }
 
+/// The callback of a child's `_find_and_load` wrapper: the delegated-import fast path
+/// (`Resolver.handOver`).
+let handOver: pyl_HandOver = { owner, name in
+    enteredFromPython { _ in
+        guard let owner, let name else { return nil }
+        return Resolver.handOver(name, in: Unmanaged<Loader>.fromOpaque(owner).takeUnretainedValue())
+    }
+}
+
 /// The callback of `importlib.import_module`'s wrapper for a lookup the context loader
 /// serves (step 2 of `ContextLoaders`): imports `name` there, waiting as
 /// `Loader.importModule` does when another thread is initializing it.

@@ -57,7 +57,7 @@ enum CrossLoaderImports {
     }
 
     /// `module.__spec__._initializing`, as importlib sets it while the module's code runs.
-    private static func isInitializing(_ module: PyObjectPointer) -> Bool {
+    static func isInitializing(_ module: PyObjectPointer) -> Bool {
         guard let spec = PyObject_GetAttrString(module, "__spec__") else { PyErr_Clear(); return false }
         defer { Py_DecRef(spec) }
         guard let flag = PyObject_GetAttrString(spec, "_initializing") else { PyErr_Clear(); return false }

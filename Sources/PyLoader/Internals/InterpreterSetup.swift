@@ -34,6 +34,7 @@ enum InterpreterSetup {
         try ExtensionModules.install(in: loader)
         if loader.parent != nil {
             try Resolver.installFinder(in: loader)
+            guard pyl_WrapFindAndLoad(hook) == 0 else { throw PythonError.fetch(in: loader) }   // Resolver.handOver
         }
         for name in PythonVersion.modulesEveryInterpreterImports {
             guard let module = Resolver.importInCurrentInterpreter(name) else { throw PythonError.fetch(in: loader) }

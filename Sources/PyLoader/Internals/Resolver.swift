@@ -290,6 +290,78 @@ enum Resolver {
         Py_DecRef(result)
     }
 
+    // MARK: The delegated-import fast path
+
+    /// `_find_and_load` of a child (CPyLoader.c `hook_find_and_load`), before importlib's
+    /// finder search: when `decide` would delegate `fullName` to a loader that already holds
+    /// it, fully initialized, puts that very object into `loader`'s `sys.modules` and returns
+    /// it (a new reference): what `findSpec` and `loadDelegated` would do, without importlib's
+    /// spec, module lock and loader protocol around them. Every case that needs more is left
+    /// to the finder path (nil, no exception):
+    /// - any name `decide` would not delegate by steps 3–6, or would only after a search of a
+    ///   loader's own paths (child-first, step 7; a namespace package, step 6's exception);
+    /// - a module the defining loader does not hold yet, or is still initializing (the finder
+    ///   path waits for it across loaders, `CrossLoaderImports`);
+    /// - the standard library's root-only modules (step 4's exception), rare and first-use only.
+    /// What a delegation guarantees holds here too: the module is the definer's very object,
+    /// untouched (`__spec__` included); `delegatedNames` records it (so closing and
+    /// `importlib.reload` treat it as delegated); the trace line is the finder path's.
+    /// PRECONDITION: `loader`'s thread state is current (called from its importlib).
+    static func handOver(_ name: PyObjectPointer, in loader: Loader) -> PyObjectPointer? {
+        assertHoldingGIL()
+        guard let parent = loader.parent, let fullName = String(pythonString: name) else { return nil }   // step 2
+        let top = topLevelName(fullName)
+        let definer: Loader
+        if top != fullName {                                                       // step 3
+            // Its package first, as importlib would import it before looking for `fullName`:
+            // handed over too, or the whole import takes the finder path.
+            let package = String(fullName[..<fullName.lastIndex(of: ".")!])
+            if Resolver.moduleInSysModules(package).map({ Py_DecRef($0) }) == nil {
+                guard let packageName = makePythonString(package) else { PyErr_Clear(); return nil }
+                defer { Py_DecRef(packageName) }
+                guard let handed = handOver(packageName, in: loader) else { return nil }
+                Py_DecRef(handed)
+            }
+            guard let recorded = loader.delegatedNames[top] else { return nil }
+            definer = recorded
+        } else {
+            if Runtime.standardLibraryNames.contains(top) && !loader.shared.contains(top) { return nil }   // step 4
+            if loader.local.contains(top) { return nil }                            // step 5
+            guard loader.shared.contains(top) || loader.delegation == .parentFirst else { return nil }   // step 7
+            guard let holder = heldBy(parent, top) else { return nil }             // P's step 1
+            definer = holder
+        }
+        guard let modules = pyl_InterpreterModules(definer.interpreter),
+              let module = PyDict_GetItemWithError(modules, name), module != pyl_None() else {
+            PyErr_Clear()
+            return nil
+        }
+        if top == fullName && isNamespacePackage(module) { return nil }            // step 6's exception
+        guard !CrossLoaderImports.isInitializing(module) else { return nil }
+        guard let ownModules = PyImport_GetModuleDict(), PyDict_SetItem(ownModules, name, module) == 0 else {
+            return nil   // an exception is set: the import fails with it
+        }
+        if top == fullName { loader.delegatedNames[top] = definer }
+        if ImportTrace.isEnabled {
+            trace(loader, fullName, "delegated to '\(definer.name)'", file: describe(spec: PyObject_GetAttrString(module, "__spec__")).0)
+        }
+        return Py_NewRef(module)
+    }
+
+    /// The loader whose module `loader` holds as `top` (its step 1: itself, or the loader it
+    /// took the module from), or nil when its `sys.modules` has none.
+    /// PRECONDITION: the GIL is held.
+    private static func heldBy(_ loader: Loader, _ top: String) -> Loader? {
+        guard let modules = pyl_InterpreterModules(loader.interpreter),
+              let module = PyDict_GetItemString(modules, top), module != pyl_None() else { return nil }
+        return loader.delegatedNames[top] ?? loader
+    }
+
+    /// Whether `module` is a namespace package (its spec has no origin and search locations).
+    private static func isNamespacePackage(_ module: PyObjectPointer) -> Bool {
+        isNamespaceSpec(PyObject_GetAttrString(module, "__spec__"))
+    }
+
     // MARK: Helpers
 
     static func topLevelName(_ fullName: String) -> String {
