@@ -40,6 +40,7 @@ public enum Benchmarks {
             (MemoryBenchmark.figure, MemoryBenchmark.run),
             (ImportBenchmark.cachedFigure, ImportBenchmark.runCached),
             (ImportBenchmark.delegatedFigure, ImportBenchmark.runDelegated),
+            (PluginStartupBenchmark.figure, PluginStartupBenchmark.run),
             (CallBenchmark.figure, CallBenchmark.run),
             (ActivationBenchmark.figure, ActivationBenchmark.run),
             (TestRunBenchmark.figure, TestRunBenchmark.run),
