@@ -107,7 +107,6 @@ static pyl_CrossCall cross_call = NULL;
 static pyl_HandOver hand_over = NULL;
 
 static _Thread_local void *context_owner = NULL;
-static _Thread_local PyInterpreterState *context_interp = NULL;
 
 static const char *const hook_capsule_name = "pyloader.import_hook";
 
@@ -116,10 +115,7 @@ void pyl_SetContextImport(pyl_ContextImport callback) { context_import = callbac
 void pyl_SetCrossCall(pyl_CrossCall callback) { cross_call = callback; }
 void pyl_SetHandOver(pyl_HandOver callback) { hand_over = callback; }
 
-void pyl_SetContextLoader(void *owner, PyInterpreterState *interp) {
-    context_owner = owner;
-    context_interp = owner ? interp : NULL;
-}
+void pyl_SetContextLoader(void *owner) { context_owner = owner; }
 
 static void hook_capsule_destructor(PyObject *capsule) {
     HookState *st = PyCapsule_GetPointer(capsule, hook_capsule_name);
@@ -193,15 +189,6 @@ hook_import(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *k
     if (current && current->interp == st->interp) {
         return PyImport_ImportModuleLevelObject(name, argv[1], argv[2], argv[3], level);
     }
-    // Except for C code importing by name: PyImport_Import (PyImport_ImportModuleNoBlock,
-    // an extension's lazy import) calls __import__(name, globals, globals, [], 0) with the
-    // calling frame's globals and then reads the *current* interpreter's sys.modules, so
-    // crossing to the frame's loader made it raise KeyError (datetime.strptime called by a
-    // function of another loader: KeyError: '_strptime'). It imports where it runs.
-    if (level == 0 && argv[1] && argv[1] == argv[2] && argv[3] && PyList_CheckExact(argv[3])
-        && PyList_GET_SIZE(argv[3]) == 0) {
-        return PyImport_ImportModuleLevelObject(name, argv[1], argv[2], argv[3], 0);
-    }
     if (!cross_import) {
         PyErr_SetString(PyExc_ImportError, "PyLoader import hook used before start-up");
         return NULL;
@@ -209,41 +196,10 @@ hook_import(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *k
     return cross_import(st->owner, name, argv[1], argv[2], argv[3], level);
 }
 
-// Whether a module body is executing on this thread: some frame of the current
-// thread state runs with the globals of a module importlib is still initializing
-// (`__spec__._initializing`, set by _bootstrap._load_unlocked around exec_module).
-// -1 with an exception set on error.
-static int module_body_executing(void) {
-    PyFrameObject *frame = PyEval_GetFrame();   // borrowed
-    Py_XINCREF(frame);
-    while (frame) {
-        PyObject *globals = PyFrame_GetGlobals(frame);
-        int found = 0;
-        if (globals && PyDict_Check(globals)) {
-            PyObject *spec = PyDict_GetItemString(globals, "__spec__");   // borrowed, no error
-            if (spec && spec != Py_None) {
-                PyObject *flag = PyObject_GetAttrString(spec, "_initializing");
-                if (flag) {
-                    found = PyObject_IsTrue(flag) == 1;
-                    Py_DECREF(flag);
-                }
-                PyErr_Clear();
-            }
-        }
-        Py_XDECREF(globals);
-        if (found) { Py_DECREF(frame); return 1; }
-        PyFrameObject *back = PyFrame_GetBack(frame);
-        Py_DECREF(frame);
-        frame = back;
-    }
-    return 0;
-}
-
 // The wrapper of `_frozen_importlib._gcd_import(name, package=None, level=0)`, which
-// `importlib.import_module` calls: a lookup by name. The context rule (ContextLoaders.swift):
-// step 2, an absolute lookup while the thread has a context loader and no module body is
-// executing on it runs in the context loader; step 3, everything else runs in the loader
-// that owns this importlib (Eby's rule, as for __import__).
+// `importlib.import_module` calls: a lookup by name. Which lookups the thread's context
+// loader serves is the context rule's (ContextLoaders.swift, steps 2-3, decided in Swift);
+// everything else runs in the loader that owns this importlib (Eby's rule, as for __import__).
 static PyObject *
 hook_gcd_import(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
 {
@@ -254,28 +210,13 @@ hook_gcd_import(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObjec
         PyErr_Format(PyExc_ImportError, "cannot import %R: loader '%s' is closed", name, st->name);
         return NULL;
     }
-    PyThreadState *current = _PyThreadState_UncheckedGet();
-    Py_ssize_t nkw = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
-    if (context_owner && context_interp && nargs >= 1 && PyUnicode_Check(args[0])) {
-        int absolute = 1;   // level given and non-zero: relative
-        if (nargs >= 3) {
-            absolute = PyLong_Check(args[2]) && PyLong_AsLong(args[2]) == 0;
-        }
-        for (Py_ssize_t k = 0; k < nkw; k++) {
-            if (PyUnicode_CompareWithASCIIString(PyTuple_GET_ITEM(kwnames, k), "level") == 0) {
-                PyObject *level = args[nargs + k];
-                absolute = PyLong_Check(level) && PyLong_AsLong(level) == 0;
-            }
-        }
-        if (PyErr_Occurred()) return NULL;
-        if (absolute && (!current || current->interp != context_interp || context_owner != st->owner)) {
-            int in_body = module_body_executing();
-            if (in_body < 0) return NULL;
-            if (!in_body && context_import) {
-                return context_import(context_owner, args[0]);
-            }
-        }
+    // The thread has a context loader: Swift decides whether this lookup is one it serves
+    // (ContextLoaders.contextLookup); NULL without an exception means it is not.
+    if (context_owner && context_import) {
+        PyObject *module = context_import(context_owner, st->owner, args, nargs, kwnames);
+        if (module || PyErr_Occurred()) return module;
     }
+    PyThreadState *current = _PyThreadState_UncheckedGet();
     if (current && current->interp == st->interp) {
         return PyObject_Vectorcall(st->gcd_original, args, nargs, kwnames);
     }

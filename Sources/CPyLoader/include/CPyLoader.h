@@ -32,6 +32,7 @@ static inline int pyl_IsBool(PyObject *o) { return PyBool_Check(o); }
 static inline int pyl_IsFloat(PyObject *o) { return PyFloat_Check(o); }
 static inline int pyl_IsUnicode(PyObject *o) { return PyUnicode_Check(o); }
 static inline int pyl_IsList(PyObject *o) { return PyList_Check(o); }
+static inline int pyl_IsListExact(PyObject *o) { return PyList_CheckExact(o); }
 static inline int pyl_IsTuple(PyObject *o) { return PyTuple_Check(o); }
 static inline int pyl_IsDict(PyObject *o) { return PyDict_Check(o); }
 static inline int pyl_IsModule(PyObject *o) { return PyModule_Check(o); }
@@ -123,11 +124,13 @@ void pyl_SetHandOver(pyl_HandOver callback);
 /// PRECONDITION: the GIL is held and the hook's interpreter is current.
 int pyl_WrapFindAndLoad(PyObject *hook);
 
-/// Called by the `_gcd_import` wrapper for a lookup by name that the thread's context
-/// loader serves: imports `name` in the loader `target` (the context loader's token) and
-/// returns the module itself (for `a.b`, the submodule), or NULL with an exception set
-/// in the *calling* thread state.
-typedef PyObject *(*pyl_ContextImport)(void *target, PyObject *name);
+/// Called by the `_gcd_import` wrapper (`importlib.import_module`) while the thread has a
+/// context loader (`target`, its token; `owner` is the wrapper's own loader): the lookup
+/// imported in the context loader when the context rule says it serves it (the module), NULL
+/// without an exception when it does not, NULL with one on failure. Arguments as
+/// `_gcd_import(name, package=None, level=0)` received them.
+typedef PyObject *(*pyl_ContextImport)(void *target, void *owner, PyObject *const *args, Py_ssize_t nargs,
+                                       PyObject *kwnames);
 void pyl_SetContextImport(pyl_ContextImport callback);
 
 /// Called by the `_gcd_import` wrapper when its owner is not the current loader: calls
@@ -228,8 +231,8 @@ void pyl_DisarmImportHook(PyObject *hook);
 PyObject *pyl_MakeClosedImportStub(const char *loaderName);
 
 /// The thread's context loader (Java's context class loader), as the token the
-/// cross-import callback receives, or NULL. `interp` is its interpreter.
-void pyl_SetContextLoader(void *owner, PyInterpreterState *interp);
+/// context-import callback receives, or NULL.
+void pyl_SetContextLoader(void *owner);
 
 
 

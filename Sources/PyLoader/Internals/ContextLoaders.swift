@@ -14,13 +14,14 @@ import CPyLoader
 ///    `importlib.import_module(name)` (so `pkgutil.resolve_name` and
 ///    `unittest.mock.patch('a.b')` too) made while the thread has a context loader and
 ///    no module body is executing on the thread runs in the context loader
-///    (`hook_gcd_import` in CPyLoader.c, `contextImport` below).
+///    (`contextImport` below decides; `hook_gcd_import` in CPyLoader.c asks it).
 /// 3. **Inside a module body the context loader is ignored**: an `import_module` made
 ///    while any module is being initialized on the thread runs in the loader that owns
 ///    that `importlib` (as in step 1), so no module ends up bound to a module of a loader
 ///    that can close before it.
 /// 4. `pyloader.context_loader().import_module(name)` and `Loader.importModule` name their
 ///    loader: they always import there.
+/// 5. C code importing by name imports where it runs (`crossImport` below): see there.
 ///
 /// PRECONDITION for all: the GIL is held.
 enum ContextLoaders {
@@ -33,7 +34,7 @@ enum ContextLoaders {
         guard loader.lifecycle == .open else { throw LoaderError.closed(loader: loader.name) }
         thread.contextStack.append(loader)
         loader.contextUses += 1
-        pyl_SetContextLoader(Unmanaged.passUnretained(loader).toOpaque(), loader.interpreter)
+        pyl_SetContextLoader(Unmanaged.passUnretained(loader).toOpaque())
     }
 
     static func pop(expectedID: Int, on thread: ThreadRecord) throws {
@@ -43,9 +44,9 @@ enum ContextLoaders {
         thread.contextStack.removeLast()
         top.contextUses -= 1
         if let next = thread.contextStack.last {
-            pyl_SetContextLoader(Unmanaged.passUnretained(next).toOpaque(), next.interpreter)
+            pyl_SetContextLoader(Unmanaged.passUnretained(next).toOpaque())
         } else {
-            pyl_SetContextLoader(nil, nil)
+            pyl_SetContextLoader(nil)
         }
     }
 }
@@ -56,8 +57,8 @@ extension ContextLoaders {
     static func suspended<R>(_ body: () throws -> R) rethrows -> R {
         assertHoldingGIL()
         guard let top = ThreadRecord.current.contextStack.last else { return try body() }
-        pyl_SetContextLoader(nil, nil)
-        defer { pyl_SetContextLoader(Unmanaged.passUnretained(top).toOpaque(), top.interpreter) }
+        pyl_SetContextLoader(nil)
+        defer { pyl_SetContextLoader(Unmanaged.passUnretained(top).toOpaque()) }
         return try body()
     }
 }
@@ -79,8 +80,18 @@ extension Loader {
 /// The callback Eby's hook (C) makes when an import must run in another loader
 /// than the current one: enter that loader, import, come back, and move the
 /// result or the exception across.
+///
+/// Except for C code importing by name (rule 5): `PyImport_Import` (`PyImport_ImportModuleNoBlock`,
+/// an extension's lazy import) calls `__import__(name, globals, globals, [], 0)` with the
+/// calling frame's globals and then reads the *current* interpreter's `sys.modules`, so
+/// crossing to the frame's loader made it raise KeyError (`datetime.strptime` called by a
+/// function of another loader: KeyError: '_strptime'). That call shape imports where it runs.
 let crossImport: pyl_CrossImport = { owner, name, globals, locals, fromlist, level in
     enteredFromPython { _ in
+        if level == 0, let globals, globals == locals, let fromlist, pyl_IsListExact(fromlist) != 0,
+           PyList_Size(fromlist) == 0 {
+            return PyImport_ImportModuleLevelObject(name, globals, locals, fromlist, 0)
+        }
         let loader = Unmanaged<Loader>.fromOpaque(owner!).takeUnretainedValue()
         return loader.callMovingException {
             PyImport_ImportModuleLevelObject(name, globals, locals, fromlist, level)
@@ -97,18 +108,63 @@ let handOver: pyl_HandOver = { owner, name in
     }
 }
 
-/// The callback of `importlib.import_module`'s wrapper for a lookup the context loader
-/// serves (step 2 of `ContextLoaders`): imports `name` there, waiting as
-/// `Loader.importModule` does when another thread is initializing it.
-let contextImport: pyl_ContextImport = { target, name in
+/// The callback of `importlib.import_module`'s wrapper while the thread has a context
+/// loader (`target`): steps 2 and 3 of the rule. A lookup it serves is imported there,
+/// waiting as `Loader.importModule` does when another thread is initializing it; for any
+/// other it returns nil with no exception, and the wrapper goes on as without a context
+/// loader. It serves an absolute lookup (`level` missing or 0) of a str name, unless the
+/// importlib called is the context loader's own and runs there already, and unless a module
+/// body is executing on the thread (step 3).
+let contextImport: pyl_ContextImport = { target, owner, args, count, keywords in
     enteredFromPython { _ in
-        let loader = Unmanaged<Loader>.fromOpaque(target!).takeUnretainedValue()
-        guard let name, let text = String(pythonString: name) else { return nil }
+        guard let target, let args, count >= 1, let name = args[0], pyl_IsUnicode(name) != 0 else { return nil }
+        var level: PyObjectPointer? = count >= 3 ? args[2] : nil
+        if let keywords {
+            for index in 0..<PyTuple_Size(keywords) where String(pythonString: PyTuple_GetItem(keywords, index)!) == "level" {
+                level = args[count + index]
+            }
+        }
+        if let level {
+            guard pyl_IsLong(level) != 0 else { return nil }
+            let value = PyLong_AsLong(level)
+            if value == -1, PyErr_Occurred() != nil { return nil }
+            guard value == 0 else { return nil }   // relative: the importing package's loader
+        }
+        let loader = Unmanaged<Loader>.fromOpaque(target).takeUnretainedValue()
+        if target == owner, pyl_CurrentThreadState()?.pointee.interp == loader.interpreter { return nil }
+        guard !moduleBodyExecuting() else { return nil }
+        guard let text = String(pythonString: name) else { return nil }
         trace(loader, text, "imported in the context loader (a lookup by name)")
         return loader.callMovingException {
             CrossLoaderImports.importWaitingForOthers(text, in: loader)
         }
     }
+}
+
+/// Whether a module body is executing on this thread (step 3): some frame of the current
+/// thread state runs with the globals of a module importlib is still initializing
+/// (`__spec__._initializing`, set by `_bootstrap._load_unlocked` around `exec_module`).
+/// PRECONDITION: the GIL is held.
+private func moduleBodyExecuting() -> Bool {
+    // Frames are opaque to Swift (OpaquePointer); references are counted as objects.
+    var frame = PyEval_GetFrame()   // borrowed
+    if let frame { Py_IncRef(PyObjectPointer(frame)) }
+    while let current = frame {
+        defer { Py_DecRef(PyObjectPointer(current)) }
+        if let globals = PyFrame_GetGlobals(current) {
+            defer { Py_DecRef(globals) }
+            if pyl_IsDict(globals) != 0, let spec = PyDict_GetItemString(globals, "__spec__"), spec != pyl_None() {
+                if let flag = PyObject_GetAttrString(spec, "_initializing") {
+                    let initializing = PyObject_IsTrue(flag) == 1
+                    Py_DecRef(flag)
+                    if initializing { return true }
+                }
+                PyErr_Clear()
+            }
+        }
+        frame = PyFrame_GetBack(current)   // a new reference, or nil
+    }
+    return false
 }
 
 /// The callback of `importlib.import_module`'s wrapper when the importlib called belongs to

@@ -82,9 +82,9 @@ enum Forking {
             record.states = record.states.filter { $0.value.loader === root }
             record.contextStack.removeAll { $0 !== root }
             if let top = record.contextStack.last {
-                pyl_SetContextLoader(Unmanaged.passUnretained(top).toOpaque(), top.interpreter)
+                pyl_SetContextLoader(Unmanaged.passUnretained(top).toOpaque())
             } else {
-                pyl_SetContextLoader(nil, nil)
+                pyl_SetContextLoader(nil)
             }
             root.threadStates.removeAll { $0.thread !== record }
         } else {
