@@ -461,23 +461,28 @@ int pyl_HookDefinedClass(PyObject *hook, PyObject *cls) {
     return found;
 }
 
-int pyl_WrapImportModule(PyObject *hook) {
-    HookState *st = current_hook_state(hook);
-    if (!st) return -1;
-    if (st->gcd_original) return 0;
+// Replaces `_frozen_importlib.<def->ml_name>` of the hook's (current) interpreter with a
+// function of `def` bound to the hook's capsule, keeping the original in `*original`.
+static int wrap_bootstrap_function(PyObject *hook, PyMethodDef *def, PyObject **original) {
+    if (*original) return 0;
     PyObject *bootstrap = PyImport_AddModule("_frozen_importlib");   // borrowed
     if (!bootstrap) return -1;
-    PyObject *original = PyObject_GetAttrString(bootstrap, "_gcd_import");
-    if (!original) return -1;
-    PyObject *wrapper = PyCFunction_NewEx(&gcd_import_def, PyCFunction_GET_SELF(hook), NULL);
-    if (!wrapper) { Py_DECREF(original); return -1; }
-    if (PyObject_SetAttrString(bootstrap, "_gcd_import", wrapper) < 0) {
-        Py_DECREF(original); Py_DECREF(wrapper);
+    PyObject *found = PyObject_GetAttrString(bootstrap, def->ml_name);
+    if (!found) return -1;
+    PyObject *wrapper = PyCFunction_NewEx(def, PyCFunction_GET_SELF(hook), NULL);
+    if (!wrapper) { Py_DECREF(found); return -1; }
+    if (PyObject_SetAttrString(bootstrap, def->ml_name, wrapper) < 0) {
+        Py_DECREF(found); Py_DECREF(wrapper);
         return -1;
     }
     Py_DECREF(wrapper);
-    st->gcd_original = original;
+    *original = found;
     return 0;
+}
+
+int pyl_WrapImportModule(PyObject *hook) {
+    HookState *st = current_hook_state(hook);
+    return st ? wrap_bootstrap_function(hook, &gcd_import_def, &st->gcd_original) : -1;
 }
 
 // _frozen_importlib._find_and_load(name, import_) of a child, which importlib calls on every
@@ -510,21 +515,7 @@ static PyMethodDef find_and_load_def = {
 
 int pyl_WrapFindAndLoad(PyObject *hook) {
     HookState *st = current_hook_state(hook);
-    if (!st) return -1;
-    if (st->find_and_load_original) return 0;
-    PyObject *bootstrap = PyImport_AddModule("_frozen_importlib");   // borrowed
-    if (!bootstrap) return -1;
-    PyObject *original = PyObject_GetAttrString(bootstrap, "_find_and_load");
-    if (!original) return -1;
-    PyObject *wrapper = PyCFunction_NewEx(&find_and_load_def, PyCFunction_GET_SELF(hook), NULL);
-    if (!wrapper) { Py_DECREF(original); return -1; }
-    if (PyObject_SetAttrString(bootstrap, "_find_and_load", wrapper) < 0) {
-        Py_DECREF(original); Py_DECREF(wrapper);
-        return -1;
-    }
-    Py_DECREF(wrapper);
-    st->find_and_load_original = original;
-    return 0;
+    return st ? wrap_bootstrap_function(hook, &find_and_load_def, &st->find_and_load_original) : -1;
 }
 
 PyObject *pyl_OriginalImportModule(void) {

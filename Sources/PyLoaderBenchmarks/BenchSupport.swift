@@ -307,3 +307,21 @@ private extension String {
         count >= width ? self : String(repeating: "0", count: width - count) + self
     }
 }
+
+/// Each side once per cycle, in turn, the order rotating cycle by cycle (so that a burst of
+/// load on a shared machine hits them alike), `cycles` cycles a run, `runs` runs. Each side
+/// returns the seconds it took; the result is each side's mean cycle, run by run.
+func interleavedRuns(_ runs: Int, cycles: Int, _ sides: [() throws -> Double]) throws -> [[Double]] {
+    var means = Array(repeating: [Double](), count: sides.count)
+    for _ in 0..<runs {
+        var sums = Array(repeating: 0.0, count: sides.count)
+        for cycle in 0..<cycles {
+            for step in sides.indices {
+                let which = (step + cycle) % sides.count
+                sums[which] += try sides[which]()
+            }
+        }
+        for index in sides.indices { means[index].append(sums[index] / Double(cycles)) }
+    }
+    return means
+}

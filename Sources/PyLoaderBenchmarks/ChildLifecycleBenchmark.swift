@@ -59,25 +59,12 @@ enum ChildLifecycleBenchmark {
         // One cycle of each, in turn (the order rotating), so that a burst of load on a
         // shared machine hits all three alike; a run's figure is its mean cycle.
         let cycles = plan.lifecycleCycles
-        var ours: [Double] = [], floor: [Double] = [], process: [Double] = []
-        for _ in 0..<plan.lifecycleRuns {
-            var sums = [0.0, 0.0, 0.0]
-            for cycle in 0..<cycles {
-                for step in 0..<3 {
-                    let which = (step + cycle) % 3
-                    sums[which] += try secondsTaken {
-                        switch which {
-                        case 0: try root.child("bench-lifecycle").close()
-                        case 1: try Loader.withRootActivated { try RawInterpreters.makeAndEnd() }
-                        default: _ = try BenchProcess.timed(passCommand)
-                        }
-                    }
-                }
-            }
-            ours.append(sums[0] / Double(cycles))
-            floor.append(sums[1] / Double(cycles))
-            process.append(sums[2] / Double(cycles))
-        }
+        let means = try interleavedRuns(plan.lifecycleRuns, cycles: cycles, [
+            { try secondsTaken { try root.child("bench-lifecycle").close() } },
+            { try secondsTaken { try Loader.withRootActivated { try RawInterpreters.makeAndEnd() } } },
+            { try secondsTaken { _ = try BenchProcess.timed(passCommand) } },
+        ])
+        let (ours, floor, process) = (means[0], means[1], means[2])
         let value = SampleStats(ours)
         return [
             BenchRow(figure: figure, subject: "root.child(name) + close()", value: value,

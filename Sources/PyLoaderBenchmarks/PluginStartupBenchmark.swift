@@ -50,23 +50,12 @@ enum PluginStartupBenchmark {
             _ = try BenchProcess.timed(processCommand)
         }
         let cycles = max(plan.lifecycleCycles / 2, 3)
-        var ours: [Double] = [], floors: [Double] = [], processes: [Double] = []
-        for _ in 0..<plan.lifecycleRuns {
-            var sums = [0.0, 0.0, 0.0]
-            for cycle in 0..<cycles {
-                for step in 0..<3 {
-                    let which = (step + cycle) % 3
-                    switch which {
-                    case 0: sums[0] += try secondsTaken { try plugin() }
-                    case 1: sums[1] += try secondsTaken { try floor() }
-                    default: sums[2] += try BenchProcess.timed(processCommand)
-                    }
-                }
-            }
-            ours.append(sums[0] / Double(cycles))
-            floors.append(sums[1] / Double(cycles))
-            processes.append(sums[2] / Double(cycles))
-        }
+        let means = try interleavedRuns(plan.lifecycleRuns, cycles: cycles, [
+            { try secondsTaken { try plugin() } },
+            { try secondsTaken { try floor() } },
+            { try BenchProcess.timed(processCommand) },
+        ])
+        let (ours, floors, processes) = (means[0], means[1], means[2])
         let value = SampleStats(ours)
         let subject = "child: create, import plugin_main (250 modules), call, close"
         return [
