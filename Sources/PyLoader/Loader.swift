@@ -383,28 +383,6 @@ public final class Loader: @unchecked Sendable {
         if let parent, parent.parent == nil { parent._children.removeAll { $0 === self } }
     }
 
-    /// Drops a thread's state from the list (the thread is ending). PRECONDITION: the GIL is held.
-    func forget(_ state: LoaderThreadState) {
-        assertHoldingGIL()
-        threadStates.removeAll { $0 === state }
-    }
-
-    /// Keeps `tstate`, an ending thread's thread state in this loader, when it is the
-    /// interpreter's initial one, and says so (the thread must then not delete it).
-    /// The rule: a live sub-interpreter's initial thread state is deleted only when the
-    /// interpreter ends. (CPython 3.11's `new_threadstate` hands out the preallocated
-    /// `interp->_initial_thread` whenever the interpreter has no thread state, and
-    /// `init_threadstate` aborts, "thread state already initialized", because it was
-    /// used before: deleting the last thread state of a live interpreter made the next
-    /// entry into it abort the process.) So the initial one is kept, parked, instead.
-    /// PRECONDITION: the GIL is held; `tstate` has been cleared.
-    func parksInitialThreadState(_ tstate: ThreadStatePointer) -> Bool {
-        assertHoldingGIL()
-        guard tstate == initialThreadState, lifecycleHoldingGIL != .closed else { return false }
-        parkedThreadState = tstate
-        return true
-    }
-
     // MARK: Helpers
 
     /// `__main__.__dict__` of this interpreter (borrowed). PRECONDITION: activated.

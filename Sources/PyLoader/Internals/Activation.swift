@@ -76,21 +76,6 @@ extension Loader {
         try thread.suspendingGIL { try withActivated(body) }
     }
 
-    /// The calling thread's thread state in this loader, made on first use.
-    /// `closing`: for `close()` itself, which still enters a loader it is closing.
-    /// PRECONDITION: the GIL is held.
-    func threadState(on thread: ThreadRecord, closing: Bool = false) throws -> LoaderThreadState {
-        assertHoldingGIL()
-        let lifecycle = lifecycleHoldingGIL
-        guard lifecycle == .open || (closing && lifecycle == .closing) else { throw LoaderError.closed(loader: name) }
-        if let state = thread.states[id], state.tstate != nil { return state }
-        let tstate = parent == nil ? thread.carrier : PyThreadState_New(interpreter)!
-        let state = LoaderThreadState(thread: thread, loader: self, tstate: tstate)
-        thread.states[id] = state
-        threadStates.append(state)
-        return state
-    }
-
     /// Runs `body` (which returns a new reference, or nil with an exception set) in
     /// this loader and hands the result, or the very same exception object, to the
     /// caller's thread state: each thread state has its own error slot, so a

@@ -127,3 +127,45 @@ func enteredFromPython<R>(_ body: (ThreadRecord) throws -> R) rethrows -> R {
     defer { thread.gilDepth -= 1 }
     return try body(thread)
 }
+
+// MARK: A loader's thread states: made on first use, dropped when their thread ends, the
+// initial one parked (deleted at close: `Closing.swift`, steps 8.d.iv-v).
+
+extension Loader {
+    /// The calling thread's thread state in this loader, made on first use.
+    /// `closing`: for `close()` itself, which still enters a loader it is closing.
+    /// PRECONDITION: the GIL is held.
+    func threadState(on thread: ThreadRecord, closing: Bool = false) throws -> LoaderThreadState {
+        assertHoldingGIL()
+        let lifecycle = lifecycleHoldingGIL
+        guard lifecycle == .open || (closing && lifecycle == .closing) else { throw LoaderError.closed(loader: name) }
+        if let state = thread.states[id], state.tstate != nil { return state }
+        let tstate = parent == nil ? thread.carrier : PyThreadState_New(interpreter)!
+        let state = LoaderThreadState(thread: thread, loader: self, tstate: tstate)
+        thread.states[id] = state
+        threadStates.append(state)
+        return state
+    }
+
+    /// Drops a thread's state from the list (the thread is ending). PRECONDITION: the GIL is held.
+    func forget(_ state: LoaderThreadState) {
+        assertHoldingGIL()
+        threadStates.removeAll { $0 === state }
+    }
+
+    /// Keeps `tstate`, an ending thread's thread state in this loader, when it is the
+    /// interpreter's initial one, and says so (the thread must then not delete it).
+    /// The rule: a live sub-interpreter's initial thread state is deleted only when the
+    /// interpreter ends. (CPython 3.11's `new_threadstate` hands out the preallocated
+    /// `interp->_initial_thread` whenever the interpreter has no thread state, and
+    /// `init_threadstate` aborts, "thread state already initialized", because it was
+    /// used before: deleting the last thread state of a live interpreter made the next
+    /// entry into it abort the process.) So the initial one is kept, parked, instead.
+    /// PRECONDITION: the GIL is held; `tstate` has been cleared.
+    func parksInitialThreadState(_ tstate: ThreadStatePointer) -> Bool {
+        assertHoldingGIL()
+        guard tstate == initialThreadState, lifecycleHoldingGIL != .closed else { return false }
+        parkedThreadState = tstate
+        return true
+    }
+}
