@@ -6,6 +6,11 @@ import Darwin
 
 /// A plain mutex for state read without the GIL (the loader tree, names, states).
 /// Lock order: the GIL first, then this lock; never wait for the GIL while holding it.
+///
+/// A pthread mutex rather than the Synchronization module's `Mutex`: the fork handlers
+/// (Forking.swift) take the registry's lock in `pthread_atfork`'s prepare handler and give
+/// it back in the parent and child handlers, three functions, which `Mutex`'s scoped
+/// `withLock` cannot express. `@unchecked Sendable`: the mutex is the synchronization.
 final class Lock: @unchecked Sendable {
     private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
 
