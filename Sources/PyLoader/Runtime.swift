@@ -176,10 +176,7 @@ enum Runtime {
             (["stdlib_module_names", "builtin_module_names"] as [String]).flatMap { name in
                 PySys_GetObject(name).flatMap(swiftStrings) ?? []
             }).union(standardLibraryPaths.flatMap(topLevelModuleNames(in:)))
-        pyl_SetCrossImport(crossImport)
-        pyl_SetContextImport(contextImport)
-        pyl_SetCrossCall(crossCall)
-        pyl_SetHandOver(handOver)
+        ImportHook.registerCallbacks()
         Forking.install()
         let root = Loader(rootWithInterpreter: mainInterpreter, paths: rootPaths)
         Loader.registry.add(root)

@@ -21,7 +21,7 @@ import CPyLoader
 ///    that can close before it.
 /// 4. `pyloader.context_loader().import_module(name)` and `Loader.importModule` name their
 ///    loader: they always import there.
-/// 5. C code importing by name imports where it runs (`crossImport` below): see there.
+/// 5. C code importing by name imports where it runs (`crossImport`, ImportHook.swift): see there.
 ///
 /// PRECONDITION for all: the GIL is held.
 enum ContextLoaders {
@@ -74,37 +74,6 @@ extension Loader {
         try root.withActivated { try ContextLoaders.push(self, on: thread) }
         defer { try? root.withActivated { try ContextLoaders.pop(expectedID: id, on: thread) } }
         return try body()
-    }
-}
-
-/// The callback Eby's hook (C) makes when an import must run in another loader
-/// than the current one: enter that loader, import, come back, and move the
-/// result or the exception across.
-///
-/// Except for C code importing by name (rule 5): `PyImport_Import` (`PyImport_ImportModuleNoBlock`,
-/// an extension's lazy import) calls `__import__(name, globals, globals, [], 0)` with the
-/// calling frame's globals and then reads the *current* interpreter's `sys.modules`, so
-/// crossing to the frame's loader made it raise KeyError (`datetime.strptime` called by a
-/// function of another loader: KeyError: '_strptime'). That call shape imports where it runs.
-let crossImport: pyl_CrossImport = { owner, name, globals, locals, fromlist, level in
-    enteredFromPython { _ in
-        if level == 0, let globals, globals == locals, let fromlist, pyl_IsListExact(fromlist) != 0,
-           PyList_Size(fromlist) == 0 {
-            return PyImport_ImportModuleLevelObject(name, globals, locals, fromlist, 0)
-        }
-        let loader = Unmanaged<Loader>.fromOpaque(owner!).takeUnretainedValue()
-        return loader.callMovingException {
-            PyImport_ImportModuleLevelObject(name, globals, locals, fromlist, level)
-        }
-    }
-}
-
-/// The callback of a child's `_find_and_load` wrapper: the delegated-import fast path
-/// (`Resolver.handOver`).
-let handOver: pyl_HandOver = { owner, name in
-    enteredFromPython { _ in
-        guard let owner, let name else { return nil }
-        return Resolver.handOver(name, in: Unmanaged<Loader>.fromOpaque(owner).takeUnretainedValue())
     }
 }
 
@@ -165,15 +134,4 @@ private func moduleBodyExecuting() -> Bool {
         frame = PyFrame_GetBack(current)   // a new reference, or nil
     }
     return false
-}
-
-/// The callback of `importlib.import_module`'s wrapper when the importlib called belongs to
-/// another loader than the current one: runs its own `_gcd_import` there (Eby's rule).
-let crossCall: pyl_CrossCall = { owner, callable, args, count, keywords in
-    enteredFromPython { _ in
-        let loader = Unmanaged<Loader>.fromOpaque(owner!).takeUnretainedValue()
-        return loader.callMovingException {
-            PyObject_Vectorcall(callable, args, count, keywords)
-        }
-    }
 }

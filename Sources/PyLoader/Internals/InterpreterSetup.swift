@@ -21,20 +21,10 @@ enum InterpreterSetup {
         Py_DecRef(list)
 
         loader.builtinsDictionary = PyEval_GetBuiltins()
-        let owner = Unmanaged.passUnretained(loader).toOpaque()
-        guard let hook = pyl_MakeImportHook(loader.interpreter, owner, loader.name) else {
-            throw PythonError.fetch(in: loader)
-        }
-        guard pyl_InstallImportHook(hook) == 0 else {
-            Py_DecRef(hook)
-            throw PythonError.fetch(in: loader)
-        }
-        loader.importHook = hook
-        guard pyl_WrapImportModule(hook) == 0, pyl_WrapBuildClass(hook) == 0 else { throw PythonError.fetch(in: loader) }
+        try ImportHook.install(in: loader)
         try ExtensionModules.install(in: loader)
         if loader.parent != nil {
             try Resolver.installFinder(in: loader)
-            guard pyl_WrapFindAndLoad(hook) == 0 else { throw PythonError.fetch(in: loader) }   // Resolver.handOver
         }
         for name in PythonVersion.modulesEveryInterpreterImports {
             guard let module = Resolver.importInCurrentInterpreter(name) else { throw PythonError.fetch(in: loader) }
