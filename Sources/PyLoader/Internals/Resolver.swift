@@ -316,7 +316,9 @@ enum Resolver {
             // Its package first, as importlib would import it before looking for `fullName`:
             // handed over too, or the whole import takes the finder path.
             let package = String(fullName[..<fullName.lastIndex(of: ".")!])
-            if Resolver.moduleInSysModules(package).map({ Py_DecRef($0) }) == nil {
+            if let present = moduleInSysModules(package) {
+                Py_DecRef(present)
+            } else {
                 guard let packageName = makePythonString(package) else { PyErr_Clear(); return nil }
                 defer { Py_DecRef(packageName) }
                 guard let handed = handOver(packageName, in: loader) else { return nil }
