@@ -499,7 +499,9 @@ hook_find_and_load(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
         PyErr_Format(PyExc_ImportError, "cannot import: loader '%s' is closed", st->name);
         return NULL;
     }
-    if (nargs >= 1 && PyUnicode_Check(args[0]) && hand_over) {
+    // Only in its own interpreter: the hand-over writes the current sys.modules.
+    PyThreadState *current = _PyThreadState_UncheckedGet();
+    if (nargs >= 1 && PyUnicode_Check(args[0]) && hand_over && current && current->interp == st->interp) {
         PyObject *module = hand_over(st->owner, args[0]);
         if (module || PyErr_Occurred()) return module;
     }

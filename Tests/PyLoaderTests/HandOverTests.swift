@@ -77,4 +77,35 @@ final class HandOverTests: LoaderTestCase {
         try child.close()
         XCTAssertEqual(try value(parent, "heldpkg.VALUE + heldpkg.sub.X", as: Int.self), 3)
     }
+
+    /// A None in the child's sys.modules blocks the import (as in plain CPython), also for a
+    /// module the parent holds: the fast path must not replace it.
+    func testABlockedImportStaysBlocked() throws {
+        let child = try child()
+        try child.exec("sys.modules['heldpkg'] = None")
+        XCTAssertThrowsError(try child.exec("import heldpkg")) { error in
+            XCTAssertTrue((error as? PythonError)?.isInstance(of: "ImportError") ?? false, "\(error)")
+        }
+        XCTAssertThrowsError(try child.exec("import importlib; importlib.import_module('heldpkg')"))
+        XCTAssertTrue(try child.eval("sys.modules['heldpkg'] is None").isTruthy())
+    }
+
+    /// Step 1: a module the child already holds as its own stays its own when the parent
+    /// imports one of the same name later (importlib.import_module reaches _find_and_load
+    /// even for a name in sys.modules).
+    func testAModuleOfTheChildsOwnIsNotReplaced() throws {
+        let own = try temporaryFolder()
+        try write(own + "/latecomer.py", "WHOSE = 'child'\n")
+        let theirs = try temporaryFolder()
+        try write(theirs + "/latecomer.py", "WHOSE = 'parent'\n")
+        let parent = try makeChild("ho-late-parent")
+        let child = try makeChild("ho-late-child", of: parent, paths: [own])
+        try child.exec("import latecomer")
+        XCTAssertEqual(try value(child, "latecomer.WHOSE", as: String.self), "child")
+        try parent.exec("import sys; sys.path.append(\(pythonLiteral(theirs))); import latecomer")
+        try child.exec("import importlib; _again = importlib.import_module('latecomer')")
+        XCTAssertEqual(try value(child, "_again.WHOSE", as: String.self), "child")
+        XCTAssertTrue(try child.eval("_again is latecomer").isTruthy())
+        XCTAssertTrue(try child.which("latecomer") === child)
+    }
 }

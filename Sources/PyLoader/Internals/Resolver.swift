@@ -310,17 +310,21 @@ enum Resolver {
     static func handOver(_ name: PyObjectPointer, in loader: Loader) -> PyObjectPointer? {
         assertHoldingGIL()
         guard let parent = loader.parent, let fullName = String(pythonString: name) else { return nil }   // step 2
+        // Step 1 and importlib's own checks: `_gcd_import` calls `_find_and_load` for a name
+        // already in sys.modules too, and a None there is an import blocked on purpose; a
+        // module lock of the name means another thread is importing it here (the finder path
+        // makes this one wait for it).
+        guard let ownModules = PyImport_GetModuleDict(), !holdsKey(ownModules, name),
+              !importInProgress(name) else { return nil }
         let top = topLevelName(fullName)
         let definer: Loader
         if top != fullName {                                                       // step 3
             // Its package first, as importlib would import it before looking for `fullName`:
             // handed over too, or the whole import takes the finder path.
             let package = String(fullName[..<fullName.lastIndex(of: ".")!])
-            if let present = moduleInSysModules(package) {
-                Py_DecRef(present)
-            } else {
-                guard let packageName = makePythonString(package) else { PyErr_Clear(); return nil }
-                defer { Py_DecRef(packageName) }
+            guard let packageName = makePythonString(package) else { PyErr_Clear(); return nil }
+            defer { Py_DecRef(packageName) }
+            if !holdsKey(ownModules, packageName) {
                 guard let handed = handOver(packageName, in: loader) else { return nil }
                 Py_DecRef(handed)
             }
@@ -334,20 +338,49 @@ enum Resolver {
             definer = holder
         }
         guard let modules = pyl_InterpreterModules(definer.interpreter),
-              let module = PyDict_GetItemWithError(modules, name), module != pyl_None() else {
+              let found = PyDict_GetItemWithError(modules, name), found != pyl_None() else {
             PyErr_Clear()
             return nil
         }
-        if top == fullName && isNamespacePackage(module) { return nil }            // step 6's exception
-        guard !CrossLoaderImports.isInitializing(module) else { return nil }
-        guard let ownModules = PyImport_GetModuleDict(), PyDict_SetItem(ownModules, name, module) == 0 else {
+        guard let module = Py_NewRef(found) else { return nil }   // the checks below run Python attribute lookups
+        if (top == fullName && isNamespacePackage(module))                         // step 6's exception
+            || CrossLoaderImports.isInitializing(module) {
+            Py_DecRef(module)
+            return nil
+        }
+        guard PyDict_SetItem(ownModules, name, module) == 0 else {
+            Py_DecRef(module)
             return nil   // an exception is set: the import fails with it
         }
         if top == fullName { loader.delegatedNames[top] = definer }
         if ImportTrace.isEnabled {
             trace(loader, fullName, "delegated to '\(definer.name)'", file: describe(spec: PyObject_GetAttrString(module, "__spec__")).0)
         }
-        return Py_NewRef(module)
+        return module
+    }
+
+    /// Whether `dict` has `key`, whatever its value (None included). An error counts as yes
+    /// (the caller then leaves the import to importlib) and is cleared.
+    private static func holdsKey(_ dict: PyObjectPointer, _ key: PyObjectPointer) -> Bool {
+        let found = PyDict_Contains(dict, key)
+        if found < 0 { PyErr_Clear() }
+        return found != 0
+    }
+
+    /// Whether the current interpreter's importlib has a live module lock for `name`
+    /// (`_bootstrap._module_locks`): a thread is importing it there now. An error counts as yes.
+    private static func importInProgress(_ name: PyObjectPointer) -> Bool {
+        guard let bootstrap = PyImport_AddModule("_frozen_importlib"),
+              let locks = PyObject_GetAttrString(bootstrap, "_module_locks") else { PyErr_Clear(); return true }
+        defer { Py_DecRef(locks) }
+        guard let reference = PyDict_GetItemWithError(locks, name) else {
+            let failed = PyErr_Occurred() != nil
+            PyErr_Clear()
+            return failed
+        }
+        guard let lock = PyObject_CallNoArgs(reference) else { PyErr_Clear(); return true }   // weakref() → the lock or None
+        defer { Py_DecRef(lock) }
+        return lock != pyl_None()
     }
 
     /// The loader whose module `loader` holds as `top` (its step 1: itself, or the loader it
