@@ -423,7 +423,9 @@ enum Closing {
         // give them up to half a second. Live threads are not waited for again.
         var remaining = foreignThreadStates(of: loader)
         for _ in 0..<100 where remaining > 0 && !threadingHasOtherLiveThreads() {
-            try? InterpreterSetup.callSetup("pause", 0.005, in: loader)
+            let tstate = PyEval_SaveThread()   // the GIL released while they finish
+            usleep(5000)
+            PyEval_RestoreThread(tstate)
             remaining = foreignThreadStates(of: loader)
         }
         return remaining

@@ -30,15 +30,12 @@ enum EmbeddedPython: CaseIterable {
     }
 
     private var folder: String { "Sources/PyLoader/Python" }
-    var fileName: String { file.name }
-    var codeName: String { file.codeName }
-    var source: String { file.source }
 
     /// The file compiled in the current interpreter (a new reference), or nil with a Python
     /// exception set. PRECONDITION: the GIL of the current interpreter is held.
     func compile() -> PyObjectPointer? {
         assertHoldingGIL()
-        return Py_CompileString(source, codeName, Py_file_input)
+        return Py_CompileString(file.source, file.codeName, Py_file_input)
     }
 
     /// Runs the file in a new scratch namespace of the current interpreter (`__builtins__`

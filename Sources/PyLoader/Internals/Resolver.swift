@@ -310,14 +310,24 @@ enum Resolver {
     static func handOver(_ name: PyObjectPointer, in loader: Loader) -> PyObjectPointer? {
         assertHoldingGIL()
         guard let parent = loader.parent, let fullName = String(pythonString: name) else { return nil }   // step 2
+        let top = topLevelName(fullName)
+        // Steps 4-7 for a top-level name first: Swift sets and one dict lookup, so that the
+        // common miss (a first import of the standard library or of the loader's own module)
+        // leaves at once, before anything below asks Python.
+        var holder: Loader?
+        if top == fullName {
+            if Runtime.standardLibraryNames.contains(top) && !loader.shared.contains(top) { return nil }   // step 4
+            if loader.local.contains(top) { return nil }                            // step 5
+            guard loader.shared.contains(top) || loader.delegation == .parentFirst else { return nil }   // step 7
+            guard let held = heldBy(parent, top) else { return nil }               // P's step 1
+            holder = held
+        }
         // Step 1 and importlib's own checks: `_gcd_import` calls `_find_and_load` for a name
         // already in sys.modules too, and a None there is an import blocked on purpose; a
         // module lock of the name means another thread is importing it here (the finder path
         // makes this one wait for it).
         guard let ownModules = PyImport_GetModuleDict(), !holdsKey(ownModules, name),
               !importInProgress(name) else { return nil }
-        let top = topLevelName(fullName)
-        let definer: Loader
         if top != fullName {                                                       // step 3
             // Its package first, as importlib would import it before looking for `fullName`:
             // handed over too, or the whole import takes the finder path.
@@ -328,21 +338,15 @@ enum Resolver {
                 guard let handed = handOver(packageName, in: loader) else { return nil }
                 Py_DecRef(handed)
             }
-            guard let recorded = loader.delegatedNames[top] else { return nil }
-            definer = recorded
-        } else {
-            if Runtime.standardLibraryNames.contains(top) && !loader.shared.contains(top) { return nil }   // step 4
-            if loader.local.contains(top) { return nil }                            // step 5
-            guard loader.shared.contains(top) || loader.delegation == .parentFirst else { return nil }   // step 7
-            guard let holder = heldBy(parent, top) else { return nil }             // P's step 1
-            definer = holder
+            holder = loader.delegatedNames[top]
         }
-        guard let modules = pyl_InterpreterModules(definer.interpreter),
+        guard let definer = holder, let modules = pyl_InterpreterModules(definer.interpreter),
               let found = PyDict_GetItemWithError(modules, name), found != pyl_None() else {
             PyErr_Clear()
             return nil
         }
-        guard let module = Py_NewRef(found) else { return nil }   // the checks below run Python attribute lookups
+        // A strong reference: the checks below run Python attribute lookups.
+        guard let module = Py_NewRef(found) else { return nil }
         if (top == fullName && isNamespacePackage(module))                         // step 6's exception
             || CrossLoaderImports.isInitializing(module) {
             Py_DecRef(module)

@@ -35,7 +35,3 @@ def join_threads(timeout):
             continue
         thread.join(max(0.0, deadline - time.monotonic()))
 
-
-def pause(seconds):
-    """Sleep with the GIL released, so that ending threads can delete their thread states."""
-    time.sleep(seconds)
