@@ -503,9 +503,7 @@ private enum Paths {
     /// The process's current folder (`getcwd`); `/` in the unlikely case it cannot be read
     /// (it was deleted), so that the missing-path check then names a path that says so.
     private static func currentDirectory() -> String {
-        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
-        guard getcwd(&buffer, buffer.count) != nil else { return "/" }
-        return String(nulTerminated: buffer)
+        currentFolder() ?? "/"
     }
 
     /// `path` made absolute against `folder` and standardized.

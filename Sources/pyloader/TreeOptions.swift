@@ -81,9 +81,7 @@ struct LoaderTree {
 
 /// The process's current folder.
 func currentDirectory() -> String {
-    var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
-    guard getcwd(&buffer, buffer.count) != nil else { return "." }
-    return String(nulTerminated: buffer)
+    currentFolder() ?? "."
 }
 
 /// `path` made absolute against the current folder, without `.`, `..` or a trailing `/`

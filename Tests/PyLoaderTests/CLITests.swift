@@ -141,6 +141,23 @@ final class CLITests: XCTestCase {
         XCTAssertEqual(exit.status, 7, "\(exit)")
     }
 
+    /// As `python`: a script's real folder (a relative path made absolute, a symbolic link
+    /// resolved), the absolute current folder for -m, "" for -c.
+    func testSysPathZeroIsWhatPythonPutsThere() throws {
+        try FileManager.default.createDirectory(atPath: folder + "/real", withIntermediateDirectories: true)
+        try "import sys; print(sys.path[0])\n".write(toFile: folder + "/real/show.py", atomically: true, encoding: .utf8)
+        XCTAssertEqual(symlink(folder + "/real/show.py", folder + "/link.py"), 0)
+        let resolved = try XCTUnwrap(realpath(folder, nil).map { String(cString: $0) })
+        for (arguments, expected) in [(["run", "real/show.py"], resolved + "/real"),
+                                      (["run", "link.py"], resolved + "/real"),
+                                      (["run", "-m", "link"], resolved),
+                                      (["run", "-c", "import sys; print(repr(sys.path[0]))"], "''")] {
+            let result = try pyloader(arguments, in: folder)
+            XCTAssertEqual(result.status, 0, "\(result)")
+            XCTAssertEqual(result.stdout, expected + "\n", "\(arguments)")
+        }
+    }
+
     func testUncaughtExceptionPrintsItsTracebackAndExitsOne() throws {
         let result = try pyloader(["run", Self.fixtures + "/scripts/raises.py"])
         XCTAssertEqual(result.status, 1, "\(result)")

@@ -365,9 +365,8 @@ enum ExtensionModules {
             if processFolder == nil {
                 var parent = cacheParentOption ?? environment("PYLOADER_CACHE") ?? environment("TMPDIR") ?? "/tmp"
                 if !parent.hasPrefix("/") {
-                    var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
-                    guard getcwd(&buffer, buffer.count) != nil else { throw failed("cannot read the current folder", errno) }
-                    parent = normalizedPath(String(nulTerminated: buffer) + "/" + parent)
+                    guard let folder = currentFolder() else { throw failed("cannot read the current folder", errno) }
+                    parent = normalizedPath(folder + "/" + parent)
                 }
                 guard makeDirectories(parent) else { throw failed("cannot make \(parent)", errno) }
                 var template = Array("\(parent)/pyloader-\(getpid())-XXXXXX".utf8CString)
@@ -461,9 +460,7 @@ enum ExtensionModules {
     }
 
     private static func realPath(_ path: String) -> String {
-        guard let resolved = realpath(path, nil) else { return path }
-        defer { free(resolved) }
-        return String(cString: resolved)
+        resolvedPath(path) ?? path
     }
 
     /// `mkdir -p` with mode 0700; true when the folder exists afterwards.

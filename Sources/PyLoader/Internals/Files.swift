@@ -45,11 +45,10 @@ func validatedFolder(_ path: String) throws -> String {
     guard !path.isEmpty else { throw LoaderError.invalidPath(path, reason: "empty") }
     var absolute = path
     if !path.hasPrefix("/") {
-        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
-        guard getcwd(&buffer, buffer.count) != nil else {
+        guard let folder = currentFolder() else {
             throw LoaderError.invalidPath(path, reason: "the current folder cannot be read")
         }
-        absolute = String(nulTerminated: buffer) + "/" + path
+        absolute = folder + "/" + path
     }
     absolute = normalizedPath(absolute)
     var info = stat()
@@ -63,6 +62,21 @@ func validatedFolder(_ path: String) throws -> String {
         throw LoaderError.invalidPath(path, reason: "not readable")
     }
     return absolute
+}
+
+/// The process's current folder (`getcwd`), or nil when it cannot be read (it was deleted).
+package func currentFolder() -> String? {
+    guard let folder = getcwd(nil, 0) else { return nil }
+    defer { free(folder) }
+    return String(cString: folder)
+}
+
+/// `path` made absolute with every symbolic link resolved (`realpath`), or nil when it
+/// cannot be (it does not exist).
+func resolvedPath(_ path: String) -> String? {
+    guard let resolved = realpath(path, nil) else { return nil }
+    defer { free(resolved) }
+    return String(cString: resolved)
 }
 
 /// Removes `.`, `..` and repeated slashes from an absolute path, without touching links.

@@ -25,13 +25,13 @@ enum MainProgram {
         switch program {
         case .script(let path):
             argv = [path] + arguments
-            pathEntry = folder(of: path)
+            pathEntry = folder(of: resolvedPath(path) ?? path)   // a missing script fails below
         case .code:
             argv = ["-c"] + arguments
             pathEntry = ""
         case .module:
             argv = ["-m"] + arguments    // runpy replaces argv[0] with the module's file
-            pathEntry = ""
+            pathEntry = currentFolder() ?? ""
         case .standardInput:
             argv = ["-"] + arguments
             pathEntry = ""
@@ -44,8 +44,10 @@ enum MainProgram {
         PySys_SetObject("argv", argvList)
         Py_DecRef(argvList)
 
-        // Like `python script.py` (not -I): the script's folder, or the current
-        // folder for -c and -m, comes first on sys.path for the run.
+        // Like `python script.py` (not -I): the script's folder (symbolic links resolved),
+        // the current folder for -m, or "" (the current folder, whichever it is when a
+        // module is searched) for -c, standard input and the prompt, comes first on
+        // sys.path for the run.
         let sysPath = PySys_GetObject("path")
         let entry = makePythonString(pathEntry)
         if let sysPath, let entry { PyList_Insert(sysPath, 0, entry) }
