@@ -34,6 +34,7 @@ let package = Package(
             // PyLoader's Python, embedded at build time (EmbeddedPython.swift).
             resources: [
                 .embedInCode("Python/pyloader.py"),
+                .embedInCode("Python/errors.py"),
                 .embedInCode("Python/import_system.py"),
                 .embedInCode("Python/interpreter_setup.py"),
                 .embedInCode("Python/console.py"),

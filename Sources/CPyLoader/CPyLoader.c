@@ -999,7 +999,21 @@ PyObject *pyl_MakeInterruptHandler(void) { return PyCFunction_NewEx(&interrupt_h
 
 int pyl_AddForkAuditHook(void) { return PySys_AddAuditHook(fork_audit_hook, NULL) < 0 ? -1 : 0; }
 
-// MARK: The `pyloader` module
+// MARK: The `_pyloader` and `pyloader` modules
+
+static PyModuleDef_Slot core_slots[] = {
+    {Py_mod_exec, NULL},
+    {0, NULL},
+};
+
+static PyModuleDef core_def = {
+    PyModuleDef_HEAD_INIT,
+    .m_name = "_pyloader",
+    .m_doc = "PyLoader's core in this interpreter: the import machinery and what the pyloader API calls (internal).",
+    .m_size = 0,
+    .m_methods = NULL,
+    .m_slots = core_slots,
+};
 
 static PyModuleDef_Slot pyloader_slots[] = {
     {Py_mod_exec, NULL},
@@ -1015,9 +1029,12 @@ static PyModuleDef pyloader_def = {
     .m_slots = pyloader_slots,
 };
 
-void pyl_SetPyloaderModule(PyMethodDef *methods, pyl_ModuleExec exec) {
-    pyloader_def.m_methods = methods;
-    pyloader_slots[0].value = (void *)exec;
+void pyl_SetPyloaderModules(PyMethodDef *coreMethods, pyl_ModuleExec coreExec, pyl_ModuleExec apiExec) {
+    core_def.m_methods = coreMethods;
+    core_slots[0].value = (void *)coreExec;
+    pyloader_slots[0].value = (void *)apiExec;
 }
+
+PyObject *pyl_CoreModuleInit(void) { return PyModuleDef_Init(&core_def); }
 
 PyObject *pyl_PyloaderModuleInit(void) { return PyModuleDef_Init(&pyloader_def); }

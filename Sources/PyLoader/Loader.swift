@@ -62,8 +62,13 @@ public final class Loader: @unchecked Sendable {
     var deferredReleases: [PyObjectPointer] = []
     /// How many threads have this loader as a context loader right now.
     var contextUses = 0
-    /// This interpreter's `pyloader` module (a strong reference), once imported by PyLoader.
-    var pyloaderModule: PyObjectPointer?
+    /// This interpreter's internal `_pyloader` module (a strong reference), once imported by
+    /// PyLoader (`coreModule()`).
+    var coreModuleReference: PyObjectPointer?
+    /// Functions of `_pyloader` that Swift calls, by name (strong references).
+    var coreModuleFunctions: [String: PyObjectPointer] = [:]
+    /// Top-level names this loader's own finders do not find, while that holds (AbsentNames.swift).
+    let absentNames = AbsentNames()
     /// This interpreter's builtins dict (borrowed: it lives as long as the interpreter).
     var builtinsDictionary: PyObjectPointer?
     /// Top-level names this loader took from another loader, and from which.

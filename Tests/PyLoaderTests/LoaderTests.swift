@@ -34,6 +34,28 @@ final class LoaderTests: LoaderTestCase {
         XCTAssertFalse(try child.eval("'site' in __import__('sys').modules").isTruthy())
     }
 
+    /// A child starts with the internal `_pyloader` (its import machinery) only; the public
+    /// `pyloader` comes on its first import, with the very classes the core raises.
+    func testThePublicPyloaderModuleIsLoadedOnItsFirstImport() throws {
+        let child = try makeChild("lazy-api")
+        XCTAssertEqual(try value(child, "sorted(n for n in __import__('sys').modules if n.endswith('pyloader'))",
+                                 as: [String].self), ["_pyloader"])
+        try child.exec("import pyloader, _pyloader")
+        XCTAssertTrue(try child.eval("pyloader.LoaderClosedError is _pyloader.LoaderClosedError").isTruthy())
+        XCTAssertEqual(try value(child, "pyloader.LoaderClosedError.__module__ + '.' + pyloader.LoaderLeakWarning.__name__",
+                                 as: String.self), "pyloader.LoaderLeakWarning")
+        XCTAssertEqual(try value(child, "pyloader.current().name", as: String.self), child.name)
+        // A closed loader's handle raises the class the user imported.
+        try child.exec("_sibling = pyloader.root().child('lazy-api-sibling'); _sibling.close()")
+        try child.exec("""
+            try:
+                _sibling.eval('1')
+            except pyloader.LoaderClosedError:
+                _caught = True
+            """)
+        XCTAssertTrue(try child.eval("_caught").isTruthy())
+    }
+
     func testPthFilesInAChildPathAreProcessed() throws {
         let folder = try temporaryFolder()
         let extra = folder + "/extra"

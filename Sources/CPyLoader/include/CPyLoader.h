@@ -236,16 +236,19 @@ void pyl_SetContextLoader(void *owner);
 
 
 
-// MARK: The `pyloader` module
+// MARK: The `_pyloader` and `pyloader` modules
 
-/// The exec slot of the multi-phase `pyloader` module (one instance per interpreter).
+/// The exec slot of a multi-phase module (one instance per interpreter).
 typedef int (*pyl_ModuleExec)(PyObject *module);
 
-/// Gives the module definition its functions and exec slot (PyModuleDef_HEAD_INIT is
-/// a macro Swift cannot use). Call once, before CPython starts.
-void pyl_SetPyloaderModule(PyMethodDef *methods, pyl_ModuleExec exec);
+/// Gives the module definitions their functions and exec slots (PyModuleDef_HEAD_INIT is
+/// a macro Swift cannot use): `_pyloader`, the core every loader loads when it is made
+/// (the `_core_*` functions, the import machinery), and `pyloader`, the public API, loaded
+/// on its first import. Call once, before CPython starts.
+void pyl_SetPyloaderModules(PyMethodDef *coreMethods, pyl_ModuleExec coreExec, pyl_ModuleExec apiExec);
 
-/// The inittab entry for `pyloader`.
+/// The inittab entries for `_pyloader` and `pyloader`.
+PyObject *pyl_CoreModuleInit(void);
 PyObject *pyl_PyloaderModuleInit(void);
 
 // MARK: fork()

@@ -81,7 +81,8 @@ extension Loader {
     /// caller's thread state: each thread state has its own error slot, so a
     /// pending exception must be moved across the swap. When the loader is closed or
     /// closes before the call enters it, the caller gets `pyloader.LoaderClosedError` of
-    /// `pyloaderModule` (a `pyloader` call) or, without one, `ImportError` (an import).
+    /// `pyloaderModule` (the `_pyloader` of a `pyloader` call) or, without one, `ImportError`
+    /// (an import).
     /// PRECONDITION: the GIL is held (the caller is Python code).
     func callMovingException(closedErrorOf pyloaderModule: PyObjectPointer? = nil,
                              _ body: () -> PyObjectPointer?) -> PyObjectPointer? {

@@ -323,13 +323,17 @@ extension Loader {
         return builtins != builtinsDictionary
     }
 
-    /// Step 8.d.viii: drops what delegation holds for this loader: its `pyloader` module, its
-    /// own records, and every other loader's record of a name delegated to it.
+    /// Step 8.d.viii: drops what delegation holds for this loader: its `_pyloader` module, its
+    /// own records (and the answers `AbsentNames` keeps), and every other loader's record of a
+    /// name delegated to it.
     /// PRECONDITION: the GIL is held and this loader's thread state is current.
     private func forgetDelegations() {
         assertHoldingGIL()
-        Py_DecRef(pyloaderModule)
-        pyloaderModule = nil
+        coreModuleFunctions.values.forEach { Py_DecRef($0) }
+        coreModuleFunctions.removeAll()
+        absentNames.forget()
+        Py_DecRef(coreModuleReference)
+        coreModuleReference = nil
         delegatedNames.removeAll()
         for other in Loader.registry.all {
             other.delegatedNames = other.delegatedNames.filter { $0.value !== self }

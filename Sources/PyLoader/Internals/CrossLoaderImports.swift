@@ -95,17 +95,16 @@ enum CrossLoaderImports {
         call(loader, "_import_owner", makePythonString(name))
     }
 
-    /// `pyloader.<function>(argument)` in `loader`, as a thread id; nil for None or on
+    /// `_pyloader.<function>(argument)` in `loader`, as a thread id; nil for None or on
     /// any error (this is a best-effort check: an error means "no known wait").
     private static func call(_ loader: Loader, _ function: String, _ argument: PyObjectPointer?) -> UInt? {
         defer { Py_DecRef(argument) }
         guard let argument else { PyErr_Clear(); return nil }
         return try? loader.withActivated { () -> UInt? in
-            guard let callable = PyObject_GetAttrString(try loader.pyloader(), function) else {
+            guard let callable = try? loader.coreFunction(function) else {
                 PyErr_Clear()
                 return nil
             }
-            defer { Py_DecRef(callable) }
             guard let result = PyObject_CallOneArg(callable, argument) else { PyErr_Clear(); return nil }
             defer { Py_DecRef(result) }
             guard result != pyl_None() else { return nil }

@@ -11,8 +11,10 @@ import CPyLoader
 enum EmbeddedPython: CaseIterable {
     /// `pyloader.py`: the public API of the `pyloader` module.
     case pyloaderModule
+    /// `errors.py`: the exception and warning the core raises, run first in `_pyloader`.
+    case errors
     /// `import_system.py`: the delegating finder and the loaders of the import system, run
-    /// in the `pyloader` module's namespace after `pyloader.py`.
+    /// in the internal `_pyloader` module's namespace after `errors.py`.
     case importSystem
     /// `interpreter_setup.py`: set-up and tear-down steps run in a scratch namespace.
     case interpreterSetup
@@ -23,6 +25,7 @@ enum EmbeddedPython: CaseIterable {
     var file: EmbeddedPythonFile {
         switch self {
         case .pyloaderModule: EmbeddedPythonFile(folder, "pyloader.py", PackageResources.pyloader_py)
+        case .errors: EmbeddedPythonFile(folder, "errors.py", PackageResources.errors_py)
         case .importSystem: EmbeddedPythonFile(folder, "import_system.py", PackageResources.import_system_py)
         case .interpreterSetup: EmbeddedPythonFile(folder, "interpreter_setup.py", PackageResources.interpreter_setup_py)
         case .console: EmbeddedPythonFile(folder, "console.py", PackageResources.console_py)

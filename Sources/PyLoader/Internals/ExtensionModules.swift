@@ -88,11 +88,7 @@ enum ExtensionModules {
     /// PRECONDITION: the GIL is held and `loader`'s thread state is current.
     static func install(in loader: Loader) throws {
         assertHoldingGIL()
-        let module = try loader.pyloader()
-        guard let install = PyObject_GetAttrString(module, "_install_extension_loader") else {
-            throw PythonError.fetch(in: loader)
-        }
-        defer { Py_DecRef(install) }
+        let install = try loader.coreFunction("_install_extension_loader")
         guard let folders = makePythonStringTuple(Runtime.standardLibraryPaths) else { throw PythonError.fetch(in: loader) }
         defer { Py_DecRef(folders) }
         guard let result = PyObject_CallOneArg(install, folders) else { throw PythonError.fetch(in: loader) }

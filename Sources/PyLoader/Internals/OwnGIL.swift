@@ -13,7 +13,7 @@ import CPyLoader
 ///    (CPython 3.13's `PyThreadState_Swap` also trades GILs, 3.12's does not: this file
 ///    never swaps across GILs, so both behave the same.)
 /// 2. **Nothing crosses.** The loader delegates nothing (no finder, no import hook, no
-///    `pyloader` module in it: stock CPython importing from its own paths and its own
+///    `pyloader` or `_pyloader` module in it: stock CPython importing from its own paths and its own
 ///    standard library). A value passed into it or returned from it is copied: pickled
 ///    where it lives, unpickled where it goes (`copy(_:from:)`); str, bytes, int, float,
 ///    bool, None and tuples, lists and dicts of them always copy, other values when they

@@ -1,9 +1,14 @@
 import CPython
 import CPyLoader
 
-/// The Swift half of the `pyloader` Python module: the `_core_*` functions that
-/// `pyloader.py` and `import_system.py` call. Each is a thin adapter from Python arguments to
-/// the Swift core (`Loader`), so there is one implementation of every rule.
+/// The Swift half of PyLoader's two Python modules, both built in and one instance per
+/// interpreter:
+/// - `_pyloader` (internal), which every loader loads when it is made: the `_core_*`
+///   functions below, `errors.py` and `import_system.py` (the import machinery);
+/// - `pyloader` (the public API, `pyloader.py`), loaded on its first import, with the names
+///   of `_pyloader` copied in: a loader whose code never imports it does not pay for it.
+/// Each `_core_*` function is a thin adapter from Python arguments to the Swift core
+/// (`Loader`), so there is one implementation of every rule.
 enum PyloaderModule {
     typealias Function = @convention(c) (PyObjectPointer?, PyObjectPointer?) -> PyObjectPointer?
 
@@ -11,7 +16,7 @@ enum PyloaderModule {
     /// `PythonSourceTests` checks that the three agree).
     static var coreFunctionNames: [String] { coreFunctions.map(\.name) }
 
-    /// Registers `pyloader` as a built-in module. Called once, before CPython starts.
+    /// Registers `_pyloader` and `pyloader` as built-in modules. Called once, before CPython starts.
     static func registerInittab() {
         let table = coreFunctions
         let methods = UnsafeMutablePointer<PyMethodDef>.allocate(capacity: table.count + 1)
@@ -19,7 +24,9 @@ enum PyloaderModule {
             methods[index] = PyMethodDef(ml_name: strdup(name), ml_meth: function, ml_flags: METH_VARARGS, ml_doc: nil)
         }
         methods[table.count] = PyMethodDef(ml_name: nil, ml_meth: nil, ml_flags: 0, ml_doc: nil)
-        pyl_SetPyloaderModule(methods, { module in PyloaderModule.execModule(module) })
+        pyl_SetPyloaderModules(methods, { module in PyloaderModule.execCore(module) },
+                               { module in PyloaderModule.execAPI(module) })
+        PyImport_AppendInittab(strdup("_pyloader"), pyl_CoreModuleInit)
         PyImport_AppendInittab(strdup("pyloader"), pyl_PyloaderModuleInit)
     }
 
@@ -154,44 +161,75 @@ enum PyloaderModule {
         } }),
     ]
 
-    /// The module's exec slot: binds this instance to its interpreter's loader and
-    /// runs the Python half in the module's namespace.
-    fileprivate static func execModule(_ module: PyObjectPointer?) -> Int32 {
+    /// `_pyloader`'s exec slot: binds this instance to its interpreter's loader and runs
+    /// `errors.py` and `import_system.py` in its namespace.
+    fileprivate static func execCore(_ module: PyObjectPointer?) -> Int32 {
         enteredFromPython { _ in
-            guard let module, let namespace = PyModule_GetDict(module) else { return -1 }
-            guard let tstate = pyl_CurrentThreadState(),
-                  let loader = Loader.registry.loader(interpreter: tstate.pointee.interp) else {
-                PyErr_SetString(pyl_ExcImportError(), "pyloader: this interpreter is not managed by PyLoader")
-                return -1
-            }
-            // Every `_core_*` function reads state the root's GIL guards (OwnGIL.swift, rule 2).
-            // CPython 3.12+ already refuses the module in an own-GIL interpreter ("does not
-            // support loading in subinterpreters"); this keeps the rule should that change.
-            guard !loader.ownsGIL else {
-                PyErr_SetString(pyl_ExcImportError(), "pyloader cannot be imported in loader '\(loader.name)': it has"
-                                + " a GIL of its own, and nothing crosses between GILs; reach it from the other loaders")
-                return -1
-            }
+            guard let module, let namespace = PyModule_GetDict(module), let loader = managingLoader() else { return -1 }
             guard let id = PyLong_FromLong(loader.id) else { return -1 }
             PyDict_SetItemString(namespace, "_ID", id)
+            Py_DecRef(id)
             // PyEval_EvalCode, unlike exec(), does not add __builtins__ (3.11), and C code
             // that imports while a frame of this module runs (PyImport_Import in an
             // extension's PyInit) reads it from the globals.
             PyDict_SetItemString(namespace, "__builtins__", PyEval_GetBuiltins())
-            Py_DecRef(id)
             // PyLoader's own imports ignore the thread's context loader: `_import` is this
             // interpreter's own `_gcd_import`, not the wrapper `importlib.import_module` uses.
             guard let original = pyl_OriginalImportModule() else { return -1 }
             PyDict_SetItemString(namespace, "_import", original)
             Py_DecRef(original)
-            for file in [EmbeddedPython.pyloaderModule, .importSystem] {
-                guard let code = code(of: file) else { return -1 }
-                defer { Py_DecRef(code) }
-                guard let result = PyEval_EvalCode(code, namespace, namespace) else { return -1 }
-                Py_DecRef(result)
-            }
-            return 0
+            return run([.errors, .importSystem], in: namespace)
         }
+    }
+
+    /// `pyloader`'s exec slot: copies in the names of this interpreter's `_pyloader` (its
+    /// functions, `_ID`, the exception classes, the import machinery, which some tools and
+    /// tests reach as `pyloader._DelegatingFinder`) and runs `pyloader.py`.
+    fileprivate static func execAPI(_ module: PyObjectPointer?) -> Int32 {
+        enteredFromPython { _ in
+            guard let module, let namespace = PyModule_GetDict(module), let loader = managingLoader() else { return -1 }
+            let core: PyObjectPointer
+            do { core = try loader.coreModule() } catch { return -1 }
+            guard let coreNamespace = PyModule_GetDict(core) else { return -1 }
+            var position = 0
+            var key: PyObjectPointer?, value: PyObjectPointer?
+            while PyDict_Next(coreNamespace, &position, &key, &value) != 0 {
+                guard let key, let value, let name = String(pythonString: key) else { continue }
+                if name.hasPrefix("__") && name != "__builtins__" { continue }
+                if PyDict_SetItem(namespace, key, value) != 0 { return -1 }
+            }
+            return run([.pyloaderModule], in: namespace)
+        }
+    }
+
+    /// The loader of the current interpreter, or nil with an `ImportError` set: an interpreter
+    /// PyLoader did not make, or one with a GIL of its own.
+    private static func managingLoader() -> Loader? {
+        guard let tstate = pyl_CurrentThreadState(),
+              let loader = Loader.registry.loader(interpreter: tstate.pointee.interp) else {
+            PyErr_SetString(pyl_ExcImportError(), "pyloader: this interpreter is not managed by PyLoader")
+            return nil
+        }
+        // Every `_core_*` function reads state the root's GIL guards (OwnGIL.swift, rule 2).
+        // CPython 3.12+ already refuses the module in an own-GIL interpreter ("does not
+        // support loading in subinterpreters"); this keeps the rule should that change.
+        guard !loader.ownsGIL else {
+            PyErr_SetString(pyl_ExcImportError(), "pyloader cannot be imported in loader '\(loader.name)': it has"
+                            + " a GIL of its own, and nothing crosses between GILs; reach it from the other loaders")
+            return nil
+        }
+        return loader
+    }
+
+    /// Runs `files` in order in `namespace`: 0, or -1 with the exception set.
+    private static func run(_ files: [EmbeddedPython], in namespace: PyObjectPointer) -> Int32 {
+        for file in files {
+            guard let code = code(of: file) else { return -1 }
+            defer { Py_DecRef(code) }
+            guard let result = PyEval_EvalCode(code, namespace, namespace) else { return -1 }
+            Py_DecRef(result)
+        }
+        return 0
     }
 
     /// The marshalled code of the module's files, compiled once per process
@@ -304,8 +342,8 @@ enum PyloaderModule {
 }
 
 /// Sets the Python exception that stands for a Swift error in the current thread
-/// state: `LoaderError.closed` → `pyloader.LoaderClosedError` (of `module`'s
-/// interpreter when given, else `ImportError`), bad arguments → `ValueError`,
+/// state: `LoaderError.closed` → `pyloader.LoaderClosedError` (looked up on `module`, the
+/// `_pyloader` of the caller's interpreter, when given; else `ImportError`), bad arguments → `ValueError`,
 /// other lifecycle errors → `RuntimeError`, a `PythonError` → its own exception object.
 /// PRECONDITION: the GIL is held.
 func setPythonException(for error: Error, module: PyObjectPointer? = nil) {

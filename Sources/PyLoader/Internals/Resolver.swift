@@ -281,12 +281,9 @@ enum Resolver {
 
     /// Imports `pyloader` in a new child and puts its finder first on `sys.meta_path`.
     static func installFinder(in loader: Loader) throws {
-        let module = try loader.pyloader()
-        guard let install = PyObject_GetAttrString(module, "_install_finder"),
-              let result = PyObject_CallNoArgs(install) else {
+        guard let result = PyObject_CallNoArgs(try loader.coreFunction("_install_finder")) else {
             throw PythonError.fetch(in: loader)
         }
-        Py_DecRef(install)
         Py_DecRef(result)
     }
 
@@ -488,11 +485,24 @@ extension Loader {
         }
     }
 
-    /// Whether this loader's own finders (not delegation) find top-level `name`.
+    /// Whether this loader's own finders (not delegation) find top-level `name`. A "no" is
+    /// kept while the finders' state stays the same (`AbsentNames`).
     func hasOwn(_ name: String) throws -> Bool {
-        let spec = try ownSpec(name)
-        defer { Py_DecRef(spec) }
-        return spec != pyl_None()
+        try withActivated {
+            if absentNames.contains(name) { return false }
+            let times = absentNames.foldersBeforeSearch()
+            let spec = try ownSpec(name)
+            defer { Py_DecRef(spec) }
+            guard spec == pyl_None() else { return true }
+            if let times {
+                guard let state = PyObject_CallNoArgs(try coreFunction("_own_finder_state")) else {
+                    throw PendingPythonException()
+                }
+                absentNames.record(name, state: state, times: times)
+                Py_DecRef(state)
+            }
+            return false
+        }
     }
 
     /// Whether top-level `name`, as this loader has or would load it, is a namespace package.
@@ -513,12 +523,10 @@ extension Loader {
         return try withActivated { !Resolver.isNamespaceSpec(spec) }
     }
 
-    /// `pyloader._own_find_spec(name)` in this loader (new reference; `None` when not found).
+    /// `_pyloader._own_find_spec(name)` in this loader (new reference; `None` when not found).
     func ownSpec(_ name: String) throws -> PyObjectPointer {
         try withActivated {
-            let module = try pyloader()
-            guard let function = PyObject_GetAttrString(module, "_own_find_spec") else { throw PendingPythonException() }
-            defer { Py_DecRef(function) }
+            let function = try coreFunction("_own_find_spec")
             guard let nameObject = makePythonString(name) else { throw PendingPythonException() }
             defer { Py_DecRef(nameObject) }
             guard let spec = PyObject_CallOneArg(function, nameObject) else { throw PendingPythonException() }
@@ -526,13 +534,22 @@ extension Loader {
         }
     }
 
-    /// This interpreter's `pyloader` module, imported on first use (borrowed).
+    /// A function of this interpreter's `_pyloader` module, looked up once (borrowed).
     /// PRECONDITION: activated in this loader.
-    func pyloader() throws -> PyObjectPointer {
+    func coreFunction(_ name: String) throws -> PyObjectPointer {
+        if let function = coreModuleFunctions[name] { return function }
+        guard let function = PyObject_GetAttrString(try coreModule(), name) else { throw PendingPythonException() }
+        coreModuleFunctions[name] = function
+        return function
+    }
+
+    /// This interpreter's internal `_pyloader` module, imported on first use (borrowed).
+    /// PRECONDITION: activated in this loader.
+    func coreModule() throws -> PyObjectPointer {
         assertHoldingGIL()
-        if let pyloaderModule { return pyloaderModule }
-        guard let module = Resolver.importInCurrentInterpreter("pyloader") else { throw PythonError.fetch(in: self) }
-        pyloaderModule = module
+        if let coreModuleReference { return coreModuleReference }
+        guard let module = Resolver.importInCurrentInterpreter("_pyloader") else { throw PythonError.fetch(in: self) }
+        coreModuleReference = module
         return module
     }
 }

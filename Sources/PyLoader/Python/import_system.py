@@ -9,7 +9,7 @@ from _frozen_importlib import ModuleSpec as _ModuleSpec
 from _frozen_importlib_external import (
     BYTECODE_SUFFIXES as _BYTECODE_SUFFIXES, EXTENSION_SUFFIXES as _EXTENSION_SUFFIXES,
     SOURCE_SUFFIXES as _SOURCE_SUFFIXES, ExtensionFileLoader as _ExtensionFileLoaderBase,
-    FileFinder as _FileFinder, SourceFileLoader as _SourceFileLoader,
+    FileFinder as _FileFinder, PathFinder as _PathFinder, SourceFileLoader as _SourceFileLoader,
     SourcelessFileLoader as _SourcelessFileLoader)
 _EXTENSION_SUFFIXES = tuple(_EXTENSION_SUFFIXES)
 
@@ -229,6 +229,27 @@ def _own_find_spec(name):
         if spec is not None:
             return spec
     return None
+
+
+def _own_finder_state():
+    """What decides _own_find_spec's "not found", for AbsentNames.swift to keep such an
+    answer while it is unchanged: (meta_path, path, importers, their _path_mtime) as
+    tuples; None when the answer may change without any of them changing (a finder that
+    is not importlib's own, a relative folder, an importer other than a FileFinder)."""
+    known = (_bootstrap.BuiltinImporter, _bootstrap.FrozenImporter, _PathFinder, _DelegatingFinder)
+    meta_path = tuple(_sys.meta_path)
+    if not all(any(finder is k for k in known) for finder in meta_path):
+        return None
+    paths, importers = tuple(_sys.path), []
+    for path in paths:
+        if type(path) is not str or not path.startswith("/"):
+            return None
+        importer = _sys.path_importer_cache.get(path, False)
+        if importer is not None and type(importer) is not _FileFinder:
+            return None
+        importers.append(importer)
+    return (meta_path, paths, tuple(importers),
+            tuple(None if importer is None else importer._path_mtime for importer in importers))
 
 
 def _import_owner(name):

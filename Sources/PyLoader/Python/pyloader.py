@@ -1,21 +1,18 @@
 """PyLoader's loader tree, seen from Python.
 
-Every interpreter (loader) has its own instance of this module. A Loader object
-is a handle to a loader by identity; calling into another loader runs the code
-in that loader's interpreter, and its exceptions reach the caller unchanged.
+Every interpreter (loader) has its own instance of this module, made on its first
+import. A Loader object is a handle to a loader by identity; calling into another
+loader runs the code in that loader's interpreter, and its exceptions reach the
+caller unchanged.
 """
 
 __all__ = ["Loader", "LoaderClosedError", "LoaderLeakWarning", "current", "root", "get", "loaders",
            "context", "context_loader", "defining_loader"]
 
 
-class LoaderClosedError(RuntimeError):
-    """A closed loader was used."""
-
-
-class LoaderLeakWarning(ResourceWarning):
-    """Loader.close() found a module of a loader that stays open holding an object of
-    the closed loader (shown, like ResourceWarning, under -X dev or -W default)."""
+# LoaderClosedError and LoaderLeakWarning come from errors.py, and the core
+# functions from Swift: both are in the internal `_pyloader` module, whose names
+# PyloaderModule.swift copies into this one before this file runs.
 
 
 class Loader:
