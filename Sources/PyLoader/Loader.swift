@@ -53,13 +53,11 @@ public final class Loader: @unchecked Sendable {
     /// The initial thread state once the thread that used it has ended: kept, unused,
     /// so that the interpreter's list of thread states is never empty while it is open.
     var parkedThreadState: ThreadStatePointer?
-    /// The most recently made live handle (an intrusive list through `PythonObject`).
-    var newestHandle: Unmanaged<PythonObject>?
+    /// The references of this loader's handles (`PythonObject`): live ones, and those of
+    /// handles dropped without the GIL (HandleTable.swift, which has its own rules).
+    let handles = HandleTable()
     /// `builtins.__import__` of this interpreter (a strong reference), or nil.
     var importHook: PyObjectPointer?
-    /// References whose handles were released on a thread that could not enter the
-    /// loader while it was closing; `close()` drops them in the loader.
-    var deferredReleases: [PyObjectPointer] = []
     /// How many threads have this loader as a context loader right now.
     var contextUses = 0
     /// This interpreter's internal `_pyloader` module (a strong reference), once imported by
@@ -382,8 +380,7 @@ public final class Loader: @unchecked Sendable {
         _children = []
         threadStates.removeAll()
         parkedThreadState = nil
-        newestHandle = nil
-        deferredReleases.removeAll()
+        handles.abandonAll()
         if let importHook { pyl_DisarmImportHookAfterFork(importHook) }
         if let parent, parent.parent == nil { parent._children.removeAll { $0 === self } }
     }

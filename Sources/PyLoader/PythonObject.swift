@@ -13,113 +13,56 @@ import CPyLoader
 /// - A handle never outlives its loader's interpreter: `close()` releases the
 ///   loader's live handles first, and any later use throws `LoaderError.closed`.
 /// - Releasing the last Swift reference decrements the Python reference count in
-///   the handle's loader, on whatever thread that happens.
+///   the handle's loader: at once on a thread that is inside the loader (its GIL held, its
+///   thread state current), else, without taking the GIL, before PyLoader next runs
+///   anything in that loader, from any thread, or at its `close()`.
 ///
-/// `Sendable` because of the second sentence above: the handle's mutable state (`pointer`
-/// and its place in the loader's list) is read and written only under the GIL of the
-/// handle's loader, which every use takes first (checked in debug builds by
-/// `assertHoldingGIL`), so a handle may cross threads and tasks. The compiler cannot see
-/// a lock it does not manage, hence `@unchecked`.
+/// `Sendable` because of the second sentence above: the handle's reference is read and
+/// written only under the GIL of the handle's loader, which every use takes first (checked
+/// in debug builds by `assertHoldingGIL`), and a drop without that GIL only hands its slot
+/// to the loader (HandleTable.swift), so a handle may cross threads and tasks. The
+/// compiler cannot see a lock it does not manage, hence `@unchecked`.
 @dynamicMemberLookup
 @dynamicCallable
 public final class PythonObject: @unchecked Sendable {
-    /// The owned reference; nil once released by the loader's `close()`.
-    /// Read and written only with the GIL held.
-    private(set) var pointer: PyObjectPointer?
     /// The loader whose interpreter this handle's reference is counted in.
     public let loader: Loader
+    /// The owned reference, in the loader's table of handles (HandleTable.swift).
+    private let slot: HandleTable.SlotPointer
 
-    // The loader's intrusive list of live handles, guarded by the GIL.
-    private var older: Unmanaged<PythonObject>?
-    private var newer: Unmanaged<PythonObject>?
-
-    /// Takes ownership of a new reference (CPython's term: the caller's reference
-    /// is transferred to the handle). PRECONDITION: the GIL is held.
-    init(newReference pointer: PyObjectPointer, loader: Loader) {
-        assertHoldingGIL()
-        self.pointer = pointer
-        self.loader = loader
-        if let newest = loader.newestHandle {
-            older = newest
-            newest.takeUnretainedValue().newer = Unmanaged.passUnretained(self)
-        }
-        loader.newestHandle = Unmanaged.passUnretained(self)
+    /// The owned reference; nil once released by the loader's `close()`.
+    /// PRECONDITION: the GIL is held.
+    var pointer: PyObjectPointer? {
+        slot.pointee.state == .live ? slot.pointee.reference : nil
     }
 
-    /// Adds a reference to a borrowed one. PRECONDITION: the GIL is held.
+    /// Takes ownership of a new reference (CPython's term: the caller's reference
+    /// is transferred to the handle). PRECONDITION: the GIL is held and the loader's thread
+    /// state is current.
+    init(newReference pointer: PyObjectPointer, loader: Loader) {
+        assertHoldingGIL()
+        self.loader = loader
+        self.slot = loader.handles.insert(pointer)
+    }
+
+    /// Adds a reference to a borrowed one. PRECONDITION: as `init(newReference:loader:)`.
     convenience init(borrowedReference pointer: PyObjectPointer, loader: Loader) {
         assertHoldingGIL()
         Py_IncRef(pointer)
         self.init(newReference: pointer, loader: loader)
     }
 
+    /// Releases the reference at once when this thread is inside the loader (its GIL held,
+    /// its thread state current); otherwise hands it to the loader, which releases it when
+    /// a handle is next made there or when it closes: no GIL is taken for a drop.
     deinit {
-        do {
-            try loader.withActivated { release() }
-        } catch where loader.ownsGIL {
-            releaseWhenOwnGILCloseEnds()
-        } catch {
-            // The loader is closed (close() already released this handle) or closing
-            // on another thread: hand the reference to close(), which drops it in the
-            // loader. Either way the handle must leave the loader's list now.
-            _ = try? Loader.root.withActivated {
-                guard let pointer else { return }
-                unlink()
-                self.pointer = nil
-                loader.deferredReleases.append(pointer)
-            }
+        let thread = ThreadRecord.current
+        let holdsLoadersGIL = loader.ownsGIL ? thread.ownGILDepth > 0 : thread.gilDepth > 0 && thread.ownGILDepth == 0
+        if holdsLoadersGIL, let tstate = pyl_CurrentThreadState(), tstate.pointee.interp == loader.interpreter {
+            Py_DecRef(loader.handles.remove(slot))
+        } else {
+            loader.handles.deferRemoval(slot)
         }
-    }
-
-    /// An own-GIL loader refuses entries while it closes, and its close walks this list
-    /// under its own GIL (OwnGIL rule 4), where the root's GIL guards nothing: the handle
-    /// stays linked and untouched until that close has released it (the loader is closed)
-    /// or was refused (open again: released as usual). Bounded by what a close may take.
-    private func releaseWhenOwnGILCloseEnds() {
-        while true {
-            switch loader.lifecycle {
-            case .closed:
-                return   // close() released this handle with the others
-            case .open:
-                if (try? loader.withActivated { release() }) != nil { return }
-                // Open, yet not enterable: no close is walking the list; hand it over as below.
-                _ = try? Loader.root.withActivated {
-                    guard let pointer else { return }
-                    unlink()
-                    self.pointer = nil
-                    loader.deferredReleases.append(pointer)
-                }
-                return
-            case .closing:
-                // Waiting may hold the root's GIL (a drop inside a root activation): OwnGIL.close
-                // needs only its own GIL; a thread of its own that wants ours makes the close
-                // time out (threadJoinTimeout) and reopen, which ends this wait.
-                usleep(1_000)
-            }
-        }
-    }
-
-    /// Removes the handle from its loader's list. PRECONDITION: the GIL is held.
-    private func unlink() {
-        assertHoldingGIL()
-        if let newer {
-            newer.takeUnretainedValue().older = older
-        } else if loader.newestHandle?.toOpaque() == Unmanaged.passUnretained(self).toOpaque() {
-            loader.newestHandle = older
-        }
-        older?.takeUnretainedValue().newer = newer
-        older = nil
-        newer = nil
-    }
-
-    /// Drops the reference without decrementing (the interpreter is ending) or with.
-    /// PRECONDITION: the GIL is held and the loader's thread state is current.
-    fileprivate func release() {
-        assertHoldingGIL()
-        guard let pointer else { return }
-        unlink()
-        self.pointer = nil
-        Py_DecRef(pointer)
     }
 
     /// The live pointer. PRECONDITION: the GIL is held.
@@ -277,19 +220,5 @@ extension PythonObject: CustomStringConvertible {
     /// `str(self)`; a placeholder when the handle is released or `str()` fails.
     public var description: String {
         (try? withPointer { pythonStr($0) }) ?? "<released PythonObject of loader '\(loader.name)'>"
-    }
-}
-
-extension Loader {
-    /// Releases every live handle of this loader, newest first.
-    /// PRECONDITION: the GIL is held and this loader's thread state is current.
-    func releaseHandles() {
-        assertHoldingGIL()
-        // A release may run __del__ code that makes or drops other handles: take
-        // the newest each time rather than walking a list that may change.
-        while let newest = newestHandle {
-            let handle = newest.takeUnretainedValue()
-            withExtendedLifetime(handle) { handle.release() }
-        }
     }
 }

@@ -106,6 +106,66 @@ final class ThreadTests: LoaderTestCase {
         XCTAssertEqual(try value(a, "seen", as: [String].self), [b.name])
     }
 
+    /// A handle dropped without the GIL hands its reference to the loader (HandleTable.swift):
+    /// `close()` releases it, in the loader, when nothing entered the loader after the drop.
+    func testAHandleDroppedWithoutTheGILIsReleasedByClose() throws {
+        let child = try makeChild("release-at-close")
+        let marker = try temporaryFolder() + "/deleted"
+        try child.exec("""
+            class Noted:
+                def __del__(self):
+                    open(\(pythonLiteral(marker)), 'w').close()
+            """)
+        final class Holder: @unchecked Sendable { var handle: PythonObject? }
+        let holder = Holder()
+        holder.handle = try child.eval("Noted()")
+        let done = DispatchSemaphore(value: 0)
+        Thread.detachNewThread {
+            holder.handle = nil
+            done.signal()
+        }
+        done.wait()
+        XCTAssertFalse(FileManager.default.fileExists(atPath: marker), "released without entering the loader")
+        try child.close()
+        XCTAssertTrue(FileManager.default.fileExists(atPath: marker))
+    }
+
+    /// Threads without the GIL drop handles while this one makes handles in the same loader
+    /// (each made one releases what was dropped): every object is released exactly once.
+    func testHandlesDroppedOnManyThreadsAreEachReleasedOnce() throws {
+        let child = try makeChild("release-many")
+        try child.exec("""
+            deleted = []
+            class Counted:
+                def __init__(self, n):
+                    self.n = n
+                def __del__(self):
+                    deleted.append(self.n)
+            """)
+        let perThread = 500, threads = 4
+        final class Batch: @unchecked Sendable { var handles: [PythonObject] = [] }
+        let batches = try (0..<threads).map { index in
+            let batch = Batch()
+            batch.handles = try (0..<perThread).map { try child.eval("Counted(\(index * perThread + $0))") }
+            return batch
+        }
+        let group = DispatchGroup()
+        for batch in batches {
+            group.enter()
+            Thread.detachNewThread {
+                while !batch.handles.isEmpty { batch.handles.removeLast() }
+                group.leave()
+            }
+        }
+        var made: [PythonObject] = []
+        while group.wait(timeout: .now()) == .timedOut {
+            made.append(try child.eval("len(deleted)"))
+            if made.count > 100 { made.removeFirst(50) }
+        }
+        made.removeAll()
+        XCTAssertEqual(try value(child, "sorted(deleted) == list(range(\(threads * perThread)))", as: Bool.self), true)
+    }
+
     func testHandleReleasedOnAnotherThreadIsSafe() throws {
         let child = try makeChild("release")
         try child.exec("import weakref\nclass Box: pass\nbox = Box()\nref = weakref.ref(box)")

@@ -37,9 +37,14 @@ extension Loader {
         let state = try threadState(on: thread)
         state.depth += 1
         defer { state.depth -= 1 }
-        if state.tstate == previous { return try body() }
+        if state.tstate == previous {
+            if handles.hasPending { handles.releasePending() }
+            return try body()
+        }
         let tstate = state.tstate!
         PyThreadState_Swap(tstate)
+        // What handles dropped without the GIL left to release (HandleTable.swift).
+        if handles.hasPending { handles.releasePending() }
         // Each thread state counts recursion on its own: without this, recursion
         // that goes round several loaders gets the whole limit in each of them and
         // overflows the C stack before any RecursionError. A crossing inherits the

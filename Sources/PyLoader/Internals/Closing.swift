@@ -31,7 +31,8 @@ import CPyLoader
 //
 // `endInterpreter` (also used by `Loader.child` when a new interpreter fails to set up):
 //  i. `.closing`. ii. Release every live handle (a `__del__` may run: the interpreter must
-//  be alive and current). iii. `deferredReleases`. iv. Clear and delete the other threads'
+//  be alive and current). iii. And the references of handles dropped without the GIL
+//  (`HandleTable.releaseAll` does both). iv. Clear and delete the other threads'
 //  states. v. Delete the parked initial state. (ii–v: `releaseEverythingButTheInterpreter`.)
 //  vi. Disarm the import hook (later calls raise ImportError instead of touching a freed
 //  interpreter). vii. `dropBorrowedModules` (Py_EndInterpreter clears every module still in
@@ -261,6 +262,7 @@ extension Loader {
         // xv
         state.tstate = nil
         state.thread.states[id] = nil
+        if state.thread.lastState === state { state.thread.lastState = nil }
         threadStates.removeAll()
         markClosed()
     }
@@ -270,11 +272,8 @@ extension Loader {
     /// PRECONDITION: the loader's GIL is held and `kept` is current.
     func releaseEverythingButTheInterpreter(keeping kept: ThreadStatePointer?) {
         assertHoldingGIL()
-        // ii
-        releaseHandles()
-        // iii
-        for pointer in deferredReleases { Py_DecRef(pointer) }
-        deferredReleases.removeAll()
+        // ii–iii
+        handles.releaseAll()
         // iv
         for other in threadStates where other.tstate != kept {
             if let tstate = other.tstate {

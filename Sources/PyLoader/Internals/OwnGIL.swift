@@ -24,7 +24,7 @@ import CPyLoader
 ///    closing under the same lock only when no thread is counted, and only then takes the
 ///    GIL itself, so no thread ever waits for a GIL that `Py_EndInterpreter` destroys.
 /// 4. The loader's own fields that shared-GIL loaders guard with the tree's GIL
-///    (`threadStates`, `newestHandle`, `deferredReleases`) are guarded by its own GIL.
+///    (`threadStates`, the slots of `handles`) are guarded by its own GIL.
 enum OwnGIL {
     // MARK: Making one
 
@@ -119,6 +119,7 @@ enum OwnGIL {
             thread.ownGILDepth += 1
             if made { loader.threadStates.append(state) }
             if !abandoned.isEmpty { deleteEnded(abandoned, of: loader) }
+            if loader.handles.hasPending { loader.handles.releasePending() }
             state.depth += 1
             defer {
                 state.depth -= 1

@@ -42,6 +42,9 @@ final class ThreadRecord {
     /// This thread's thread states, by loader id. Only this thread reads or writes
     /// the dictionary; the entries' fields are guarded by the GIL.
     var states: [Int: LoaderThreadState] = [:]
+    /// The entry of `states` this thread entered last: most activations enter the loader
+    /// the previous one did, and this spares them the dictionary lookup.
+    var lastState: LoaderThreadState?
     /// The thread's context loaders, innermost last (Java's context class loader).
     var contextStack: [Loader] = []
     /// > 0 while this thread holds the GIL of an own-GIL loader through PyLoader (and then
@@ -139,7 +142,13 @@ extension Loader {
         assertHoldingGIL()
         let lifecycle = lifecycleHoldingGIL
         guard lifecycle == .open || (closing && lifecycle == .closing) else { throw LoaderError.closed(loader: name) }
-        if let state = thread.states[id], state.tstate != nil { return state }
+        // A state whose thread state was deleted (tstate nil) is never reused; loader ids
+        // are never reused either, so a match is this loader's live entry of `states`.
+        if let state = thread.lastState, state.loader === self, state.tstate != nil { return state }
+        if let state = thread.states[id], state.tstate != nil {
+            thread.lastState = state
+            return state
+        }
         let tstate = parent == nil ? thread.carrier : PyThreadState_New(interpreter)!
         let state = LoaderThreadState(thread: thread, loader: self, tstate: tstate)
         thread.states[id] = state
