@@ -20,28 +20,31 @@ import CPyLoader
 /// - `sys.path` holds the same absolute folders, and each one's `sys.path_importer_cache`
 ///   entry is the same object: a plain `FileFinder`, or None (a folder or zip file that
 ///   did not exist when it was first searched: importlib skips it until the entry goes);
-/// - each `FileFinder`'s `_path_mtime` is unchanged (`importlib.invalidate_caches()` resets
-///   it, and also drops the None entries), and so is each folder's own modification time,
-///   read with `stat` as `FileFinder` reads it.
+/// - each `FileFinder` holds the same listing (its `_path_cache`, a new set each time it
+///   reads its folder again, as after `importlib.invalidate_caches()`, which also drops the
+///   None entries), and each folder's modification time, read with `stat` as `FileFinder`
+///   reads it, is unchanged. (The listing, not `FileFinder._path_mtime`: 3.13's
+///   `invalidate_caches()` resets that and then imports `importlib.metadata`, whose search
+///   reads the folders again and sets it back to the same time, with the new listing.)
 /// Any other state empties the set, and the next question runs the finders again.
 ///
 /// Guarded by the loader's GIL; used with the loader's thread state current.
 final class AbsentNames {
     /// What the answers in `names` were given under.
     private struct Configuration {
-        /// `sys.meta_path`'s items, `sys.path`'s items and each folder's importer, as strong
-        /// references (so that an identical address is the identical object).
+        /// `sys.meta_path`'s items, `sys.path`'s items, each folder's importer and each
+        /// importer's listing (None for a None importer), as strong references (so that an
+        /// identical address is the identical object).
         var metaPath: [PyObjectPointer]
         var folderObjects: [PyObjectPointer]
         var importers: [PyObjectPointer]
-        /// Each importer's `_path_mtime` (nil for None).
-        var importerTimes: [Double?]
+        var listings: [PyObjectPointer]
         /// Each folder's path and modification time before the finders ran.
         var folders: [String]
         var folderTimes: [FolderTime]
 
         func release() {
-            (metaPath + folderObjects + importers).forEach { Py_DecRef($0) }
+            (metaPath + folderObjects + importers + listings).forEach { Py_DecRef($0) }
         }
     }
 
@@ -127,47 +130,38 @@ final class AbsentNames {
                 PyErr_Clear()
                 return false
             }
-            guard PyDict_GetItem(importerCache, folder) == configuration.importers[index] else { return false }
-            if let recorded = configuration.importerTimes[index] {
-                guard let time = PyObject_GetAttrString(configuration.importers[index], "_path_mtime") else {
+            let importer = configuration.importers[index]
+            guard PyDict_GetItem(importerCache, folder) == importer else { return false }
+            if importer != pyl_None() {
+                guard let listing = PyObject_GetAttrString(importer, "_path_cache") else {
                     PyErr_Clear()
                     return false
                 }
-                let value = PyFloat_AsDouble(time)
-                Py_DecRef(time)
-                if PyErr_Occurred() != nil { PyErr_Clear(); return false }
-                guard value == recorded else { return false }
+                Py_DecRef(listing)   // still held by the importer and by `listings`
+                guard listing == configuration.listings[index] else { return false }
             }
             guard FolderTime(of: configuration.folders[index]) == configuration.folderTimes[index] else { return false }
         }
         return true
     }
 
-    /// `(meta_path, path, importers, importer times)` from `_own_finder_state()`, with
-    /// `times` for the folders; nil when it is None or does not match `times`.
+    /// `(meta_path, path, importers, listings)` from `_own_finder_state()`, with `times` for
+    /// the folders; nil when it is None or does not match `times`.
     private static func configuration(from state: PyObjectPointer, times: [FolderTime]) -> Configuration? {
         guard state != pyl_None(), pyl_IsTuple(state) != 0, PyTuple_Size(state) == 4,
               let metaPath = PyTuple_GetItem(state, 0), let path = PyTuple_GetItem(state, 1),
-              let importers = PyTuple_GetItem(state, 2), let importerTimes = PyTuple_GetItem(state, 3),
+              let importers = PyTuple_GetItem(state, 2), let listings = PyTuple_GetItem(state, 3),
               PyTuple_Size(path) == times.count, PyTuple_Size(importers) == times.count,
-              PyTuple_Size(importerTimes) == times.count else { return nil }
-        var folders: [String] = [], finderTimes: [Double?] = []
+              PyTuple_Size(listings) == times.count else { return nil }
+        var folders: [String] = []
         for index in 0..<times.count {
             guard let folder = String(pythonString: PyTuple_GetItem(path, index)!) else { return nil }
             folders.append(folder)
-            let time = PyTuple_GetItem(importerTimes, index)!
-            if time == pyl_None() {
-                finderTimes.append(nil)
-            } else {
-                let value = PyFloat_AsDouble(time)
-                if PyErr_Occurred() != nil { PyErr_Clear(); return nil }
-                finderTimes.append(value)
-            }
         }
         func items(_ tuple: PyObjectPointer) -> [PyObjectPointer] {
             (0..<PyTuple_Size(tuple)).map { Py_NewRef(PyTuple_GetItem(tuple, $0)!) }
         }
         return Configuration(metaPath: items(metaPath), folderObjects: items(path), importers: items(importers),
-                             importerTimes: finderTimes, folders: folders, folderTimes: times)
+                             listings: items(listings), folders: folders, folderTimes: times)
     }
 }

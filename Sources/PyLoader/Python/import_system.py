@@ -233,9 +233,10 @@ def _own_find_spec(name):
 
 def _own_finder_state():
     """What decides _own_find_spec's "not found", for AbsentNames.swift to keep such an
-    answer while it is unchanged: (meta_path, path, importers, their _path_mtime) as
-    tuples; None when the answer may change without any of them changing (a finder that
-    is not importlib's own, a relative folder, an importer other than a FileFinder)."""
+    answer while it is unchanged: (meta_path, path, importers, their listings) as tuples,
+    a listing being the FileFinder's _path_cache set (a new set each time it reads its
+    folder again); None when the answer may change without any of them changing (a finder
+    that is not importlib's own, a relative folder, an importer other than a FileFinder)."""
     known = (_bootstrap.BuiltinImporter, _bootstrap.FrozenImporter, _PathFinder, _DelegatingFinder)
     meta_path = tuple(_sys.meta_path)
     if not all(any(finder is k for k in known) for finder in meta_path):
@@ -249,7 +250,7 @@ def _own_finder_state():
             return None
         importers.append(importer)
     return (meta_path, paths, tuple(importers),
-            tuple(None if importer is None else importer._path_mtime for importer in importers))
+            tuple(None if importer is None else importer._path_cache for importer in importers))
 
 
 def _import_owner(name):
