@@ -74,6 +74,32 @@ final class FaultMatrixCodeTests: FaultMatrixTestCase {
         try assertHealthy()
     }
 
+    /// The depth a loader's code sees after a crossing (`pyl_InheritRecursionBudget`): on
+    /// 3.12+ its own, so `sys.setrecursionlimit(100)` works in a loader called from code 150
+    /// frames deep, as in a fresh interpreter (sqlparse's test_max_recursion needs it under
+    /// `pyloader test`); on 3.11 the one counter, which also guards the C stack, is carried,
+    /// and the callee sees the caller's depth as its own.
+    func testTheDepthALoaderSeesAfterACrossing() throws {
+        let callee = try makeChild("depth-callee")
+        let caller = try makeChild("depth-caller")
+        try caller.exec("""
+            import pyloader
+            _callee = pyloader.get(\(pythonLiteral(callee.name)))
+            def deep(n):
+                if n:
+                    return deep(n - 1)
+                return _callee.eval("__import__('sys').setrecursionlimit(100) or "
+                                    "__import__('sys').setrecursionlimit(1000) or 'set'")
+            """)
+        if PythonVersion.hex >= 0x030C_0000 {
+            XCTAssertEqual(try value(caller, "deep(150)", as: String.self), "set")
+        } else {
+            try assertPythonError("RecursionError", in: caller, "deep(150)", containing: "cannot set the recursion limit")
+        }
+        XCTAssertEqual(try value(callee, "__import__('sys').getrecursionlimit()", as: Int.self), 1000)
+        try assertHealthy()
+    }
+
     /// Each (thread, loader) thread state has its own recursion counter in CPython
     /// 3.11, so recursion that goes round a ring of loaders got `recursion_limit` levels
     /// per loader before 650f4f6: 16 loaders overflowed the 8 MB main-thread stack

@@ -76,23 +76,34 @@ static inline pyl_RecursionBudget pyl_RecursionBudgetOf(PyThreadState *t) {
     return budget;
 }
 
-static inline void pyl_SetRecursionBudget(PyThreadState *t, pyl_RecursionBudget budget) {
+/// Sets the counter that guards the C stack, the only one a crossing carries:
+/// - 3.11: the one counter, which guards both the C stack and Python's depth;
+/// - 3.12, 3.13: the C counter. The Python counter is not carried: Python-to-Python calls
+///   use no C stack there, so the loader entered counts its own Python depth, as a fresh
+///   interpreter would (`sys.setrecursionlimit(100)` in a child called from deep code works
+///   as under `python`);
+/// - 3.14+: none (the C stack is checked by its address).
+static inline void pyl_RestoreRecursionBudget(PyThreadState *t, pyl_RecursionBudget budget) {
 #if PY_VERSION_HEX >= 0x030E0000
-    t->py_recursion_remaining = budget.python;
+    (void)t; (void)budget;
 #elif PY_VERSION_HEX >= 0x030C0000
-    t->py_recursion_remaining = budget.python; t->c_recursion_remaining = budget.c;
+    t->c_recursion_remaining = budget.c;
 #else
     t->recursion_remaining = budget.python;
 #endif
 }
 
-/// Gives `t` at most what `caller` has left less `cost`, and returns `t`'s own budget
-/// for `pyl_SetRecursionBudget` on the way out.
+/// Gives `t` at most what `caller` has left of the counter that guards the C stack, less
+/// `cost` (`pyl_RestoreRecursionBudget` says which), and returns `t`'s own budget for
+/// `pyl_RestoreRecursionBudget` on the way out. Never less than 0: the first call in `t`
+/// then raises RecursionError; a counter far below 0 makes CPython abort instead ("Cannot
+/// recover from stack overflow", once it is handling a RecursionError 50 levels below).
 static inline pyl_RecursionBudget pyl_InheritRecursionBudget(PyThreadState *t, PyThreadState *caller, int cost) {
     pyl_RecursionBudget own = pyl_RecursionBudgetOf(t), from = pyl_RecursionBudgetOf(caller), inherited;
-    inherited.python = own.python < from.python - cost ? own.python : from.python - cost;
-    inherited.c = own.c < from.c - cost ? own.c : from.c - cost;
-    pyl_SetRecursionBudget(t, inherited);
+    int python = from.python - cost > 0 ? from.python - cost : 0, c = from.c - cost > 0 ? from.c - cost : 0;
+    inherited.python = own.python < python ? own.python : python;
+    inherited.c = own.c < c ? own.c : c;
+    pyl_RestoreRecursionBudget(t, inherited);
     return own;
 }
 

@@ -2,9 +2,13 @@ import CPython
 import CPyLoader
 
 extension Loader {
-    /// How many levels of Python recursion one crossing between loaders counts as: it
-    /// costs far more C stack than a Python call (PyLoader's frames, and often a compile).
-    static let crossingRecursionCost: Int32 = 20
+    /// How many levels of the recursion counter that guards the C stack one crossing between
+    /// loaders counts as (`pyl_InheritRecursionBudget`): it costs far more C stack than a
+    /// Python call (PyLoader's frames, and often a compile). 3.11's one counter allows 1,000
+    /// levels for everything; 3.12+'s C counter allows 10,000 (Linux, release builds) for
+    /// C frames alone. Either way about 45 crossings nest on one thread before RecursionError,
+    /// as many as before 3.12's counter was used, which keeps a small thread stack safe.
+    static let crossingRecursionCost: Int32 = PythonVersion.hex >= 0x030C_0000 ? 200 : 20
 
     /// Runs `body` with this loader's thread state current on the calling thread,
     /// and restores exactly the previous thread state afterwards, however deeply
@@ -47,15 +51,17 @@ extension Loader {
         if handles.hasPending { handles.releasePending() }
         // Each thread state counts recursion on its own: without this, recursion
         // that goes round several loaders gets the whole limit in each of them and
-        // overflows the C stack before any RecursionError. A crossing inherits the
-        // caller's remaining depth, less what its own C frames cost.
+        // overflows the C stack before any RecursionError. A crossing inherits what the
+        // caller has left of the counter that guards the C stack, less what its own C
+        // frames cost (3.11: the one counter; 3.12+: the C counter, the loader entered
+        // counting its own Python depth; CPyLoader.h has the seam).
         let ownBudget: pyl_RecursionBudget
         if let previous {
             ownBudget = pyl_InheritRecursionBudget(tstate, previous, Loader.crossingRecursionCost)
         } else {
             ownBudget = pyl_RecursionBudgetOf(tstate)
         }
-        defer { pyl_SetRecursionBudget(tstate, ownBudget) }
+        defer { pyl_RestoreRecursionBudget(tstate, ownBudget) }
         do {
             let result = try body()
             PyThreadState_Swap(previous)
