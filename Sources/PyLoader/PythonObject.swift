@@ -56,7 +56,12 @@ public final class PythonObject: @unchecked Sendable {
     /// its thread state current); otherwise hands it to the loader, which releases it when
     /// a handle is next made there or when it closes: no GIL is taken for a drop.
     deinit {
-        let thread = ThreadRecord.current
+        // A thread with no record yet holds no GIL through PyLoader (and making one would
+        // make a thread state, which must not happen after CPython finalized).
+        guard let thread = ThreadRecord.existing else {
+            loader.handles.deferRemoval(slot)
+            return
+        }
         let holdsLoadersGIL = loader.ownsGIL ? thread.ownGILDepth > 0 : thread.gilDepth > 0 && thread.ownGILDepth == 0
         if holdsLoadersGIL, let tstate = pyl_CurrentThreadState(), tstate.pointee.interp == loader.interpreter {
             Py_DecRef(loader.handles.remove(slot))

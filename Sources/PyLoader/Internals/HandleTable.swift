@@ -77,7 +77,7 @@ final class HandleTable {
         return reference
     }
 
-    /// Hands `slot` to the next `insert` or `close()` of the loader. Needs no GIL.
+    /// Hands `slot` to the next entry into the loader, `insert` or `close()`. Needs no GIL.
     func deferRemoval(_ slot: SlotPointer) {
         var head = pending.load(ordering: .relaxed)
         while true {

@@ -65,6 +65,12 @@ final class ThreadRecord {
         }
     }
 
+    /// The calling thread's record, or nil when it has none yet (it never entered a loader,
+    /// so it holds no GIL through PyLoader). Makes nothing: safe after CPython finalized.
+    static var existing: ThreadRecord? {
+        pyl_GetThreadRecord().map { Unmanaged<ThreadRecord>.fromOpaque($0).takeUnretainedValue() }
+    }
+
     /// Makes the calling thread's record. `adopting` is the thread state that
     /// `Py_Initialize` made for the thread that starts the runtime.
     @discardableResult
