@@ -724,6 +724,26 @@ void *pyl_ShareStaticTypeDictionaries(PyInterpreterState *interp, PyInterpreterS
 #endif
     // Cached lookups keyed by type version: start over with the shared dictionaries.
     PyType_ClearCache();
+    // What the interpreter looked up in its own dictionaries while it started and later
+    // compares by identity with what it finds: point them at the shared dictionaries' entries
+    // (borrowed, as CPython keeps them; the root's dictionaries live as long as the process).
+    // Else object.__reduce_ex__ takes object.__reduce__ for an override and reduces by
+    // protocol 0 (copy.deepcopy and pickle of a __slots__ class fail: sqlparse's
+    // test_copy_issue672), and the specializer never recognises list.append or
+    // object.__getattribute__.
+    PyObject *objreduce = PyObject_GetAttrString((PyObject *)&PyBaseObject_Type, "__reduce__");
+    PyObject *listAppend = PyObject_GetAttrString((PyObject *)&PyList_Type, "append");
+    PyObject *getattribute = PyObject_GetAttrString((PyObject *)&PyBaseObject_Type, "__getattribute__");
+    if (objreduce && listAppend && getattribute) {
+        interp->cached_objects.objreduce = objreduce;
+        interp->callable_cache.list_append = listAppend;
+        interp->callable_cache.object__getattribute__ = getattribute;
+    } else {
+        PyErr_Clear();
+    }
+    Py_XDECREF(objreduce);
+    Py_XDECREF(listAppend);
+    Py_XDECREF(getattribute);
     return replaced;
 #else
     (void)interp; (void)root;

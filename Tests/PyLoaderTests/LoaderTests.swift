@@ -56,6 +56,30 @@ final class LoaderTests: LoaderTestCase {
         XCTAssertTrue(try child.eval("_caught").isTruthy())
     }
 
+    /// A child copies and pickles as `python` does, `__slots__` classes included. On 3.12+
+    /// a child uses the root's dictionaries of builtin types, and its cached `object.__reduce__`
+    /// must be the root's too: with its own, `object.__reduce_ex__` took every class for one
+    /// that overrides `__reduce__` and reduced by protocol 0, which refuses `__slots__`
+    /// (sqlparse 0.5.1's test_copy_issue672 under `pyloader test` on 3.13).
+    func testACopyOrPickleInAChildIsPythons() throws {
+        let child = try makeChild("copies")
+        try child.exec("""
+            import copy, pickle
+            class Slotted:
+                __slots__ = ("value",)
+                def __init__(self, value):
+                    self.value = value
+            class Plain:
+                pass
+            _copied = copy.deepcopy(Slotted([1, 2]))
+            _pickled = pickle.loads(pickle.dumps(Slotted("x"), protocol=2)).value
+            """)
+        XCTAssertEqual(try value(child, "_copied.value", as: [Int].self), [1, 2])
+        XCTAssertEqual(try value(child, "_pickled", as: String.self), "x")
+        // Protocol 2+ reduces with copyreg.__newobj__, protocol 0 with copyreg._reconstructor.
+        XCTAssertEqual(try value(child, "Plain().__reduce_ex__(4)[0].__name__", as: String.self), "__newobj__")
+    }
+
     func testPthFilesInAChildPathAreProcessed() throws {
         let folder = try temporaryFolder()
         let extra = folder + "/extra"
