@@ -165,6 +165,16 @@ final class CLITests: XCTestCase {
         XCTAssertTrue(result.stderr.hasSuffix("ValueError: from script\n"), "\(result)")
     }
 
+    /// As `python`: the file, the line, the caret and the message, status 1 (it printed
+    /// nothing: closing the script file cleared the pending SyntaxError).
+    func testAScriptThatDoesNotCompileSaysWhyAndExitsOne() throws {
+        try "x = (\n".write(toFile: folder + "/broken.py", atomically: true, encoding: .utf8)
+        let result = try pyloader(["run", folder + "/broken.py"])
+        XCTAssertEqual(result.status, 1, "\(result)")
+        XCTAssertTrue(result.stderr.contains("File \"\(folder)/broken.py\", line 1"), "\(result)")
+        XCTAssertTrue(result.stderr.hasSuffix("SyntaxError: '(' was never closed\n"), "\(result)")
+    }
+
     func testRunInsideAManifestLoaderWithEveryLoaderCreatedFirst() throws {
         let code = "import greeting, pyloader; print(greeting.__version__, sorted(l.name for l in pyloader.loaders()))"
         let result = try pyloader(["run", "--manifest", Self.demoManifest, "--in", "beta", "-c", code])

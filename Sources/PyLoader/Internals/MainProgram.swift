@@ -117,7 +117,12 @@ enum MainProgram {
         defer { Py_DecRef(openCode); Py_DecRef(pathObject) }
         guard let file = PyObject_CallOneArg(openCode, pathObject) else { return nil }
         defer {
+            // Closing runs Python code, which must not see compile's SyntaxError pending (it
+            // would end in a SystemError, cleared here with it: nothing was printed).
+            var type: PyObjectPointer?, value: PyObjectPointer?, traceback: PyObjectPointer?
+            PyErr_Fetch(&type, &value, &traceback)
             if let closed = pyl_CallMethod0(file, "close") { Py_DecRef(closed) } else { PyErr_Clear() }
+            PyErr_Restore(type, value, traceback)
             Py_DecRef(file)
         }
         guard let source = pyl_CallMethod0(file, "read") else { return nil }
