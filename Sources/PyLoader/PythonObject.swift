@@ -14,8 +14,8 @@ import CPyLoader
 ///   loader's live handles first, and any later use throws `LoaderError.closed`.
 /// - Releasing the last Swift reference decrements the Python reference count in
 ///   the handle's loader: at once on a thread that is inside the loader (its GIL held, its
-///   thread state current), else, without taking the GIL, before PyLoader next runs
-///   anything in that loader, from any thread, or at its `close()`.
+///   thread state current); else, without taking the GIL, when a thread next enters that
+///   loader from outside every loader, or at its `close()`.
 ///
 /// `Sendable` because of the second sentence above: the handle's reference is read and
 /// written only under the GIL of the handle's loader, which every use takes first (checked
@@ -37,8 +37,7 @@ public final class PythonObject: @unchecked Sendable {
     }
 
     /// Takes ownership of a new reference (CPython's term: the caller's reference
-    /// is transferred to the handle). PRECONDITION: the GIL is held and the loader's thread
-    /// state is current.
+    /// is transferred to the handle). Runs no Python code. PRECONDITION: the GIL is held.
     init(newReference pointer: PyObjectPointer, loader: Loader) {
         assertHoldingGIL()
         self.loader = loader

@@ -41,14 +41,15 @@ extension Loader {
         let state = try threadState(on: thread)
         state.depth += 1
         defer { state.depth -= 1 }
+        // What handles dropped without the GIL left to release (HandleTable.swift), only on
+        // an entry that took the GIL: no code of this thread is inside Python then, so none
+        // holds a borrowed reference that a `__del__` could free.
         if state.tstate == previous {
-            if handles.hasPending { handles.releasePending() }
+            if acquired && handles.hasPending { handles.releasePending() }
             return try body()
         }
         let tstate = state.tstate!
         PyThreadState_Swap(tstate)
-        // What handles dropped without the GIL left to release (HandleTable.swift).
-        if handles.hasPending { handles.releasePending() }
         // Each thread state counts recursion on its own: without this, recursion
         // that goes round several loaders gets the whole limit in each of them and
         // overflows the C stack before any RecursionError. A crossing inherits what the
@@ -62,6 +63,7 @@ extension Loader {
             ownBudget = pyl_RecursionBudgetOf(tstate)
         }
         defer { pyl_RestoreRecursionBudget(tstate, ownBudget) }
+        if acquired && handles.hasPending { handles.releasePending() }
         do {
             let result = try body()
             PyThreadState_Swap(previous)

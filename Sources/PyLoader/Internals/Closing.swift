@@ -38,7 +38,7 @@ import CPyLoader
 //  interpreter). vii. `dropBorrowedModules` (Py_EndInterpreter clears every module still in
 //  sys.modules, a parent's delegated module included; needs `builtinsDictionary`).
 //  viii. Keep the builtins dict; `forgetDelegations` (needs the loader's state current).
-//  ix. `Py_EndInterpreter`. x. Swap to the carrier (nothing is current after ix).
+//  ix. `Py_EndInterpreter`; forget the references of handles made since ii. x. Swap to the carrier (nothing is current after ix).
 //  xi. Release the replaced static-type dicts (3.12+; only after ix). xii. The closed-loader
 //  stub into the old builtins dict as `__import__` (ix cleared that dict). xiii. Swap to no
 //  thread state. xiv. Remove the loader's extension copies. xv. Forget the thread states;
@@ -238,8 +238,10 @@ extension Loader {
         let builtins = builtinsDictionary.flatMap { Py_NewRef($0) }
         builtinsDictionary = nil
         forgetDelegations()
-        // ix
+        // ix. Handles made during the steps above (a __del__ reached from iv) keep references
+        // into the ended interpreter: their slots are forgotten (HandleTable.abandonAll).
         Py_EndInterpreter(state.tstate)
+        handles.abandonAll()
         // x
         PyThreadState_Swap(state.thread.carrier)
         // xi
@@ -394,6 +396,7 @@ extension OwnGIL {
             // O7
             loader.threadStates.removeAll()
             Py_EndInterpreter(tstate)   // leaves no thread state current; the GIL is gone
+            loader.handles.abandonAll()   // as in endInterpreter's step ix
             thread.states[loader.id] = nil
             loader.markClosed()
         }

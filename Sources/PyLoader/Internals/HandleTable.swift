@@ -11,9 +11,12 @@ import Synchronization
 /// handle: half the cost of a Swift call from a thread that holds no GIL (BENCHMARKS.md,
 /// "Swift → Python call"). A handle instead owns a slot here, whose memory outlives it.
 /// Dropped without the GIL, the handle pushes its slot onto a lock-free stack (one
-/// compare-and-swap, PyO3's reference pool idea); the next entry into the loader
-/// (`withActivated`), the next handle made there, or `close()` releases what the stack
-/// holds, with the GIL held and the loader current.
+/// compare-and-swap, PyO3's reference pool idea); the next entry into the loader that takes
+/// the GIL (`withActivated` from a thread holding none, `OwnGIL.withActivated`) or
+/// `close()` releases what the stack holds, with the GIL held and the loader current. Not
+/// any entry, and not the making of a handle: a `__del__` may run, and code of ours up the
+/// stack may hold a borrowed reference it could free (`Dictionary(python:)` wraps a key while
+/// its value is still borrowed).
 ///
 /// Rules:
 /// 1. Slots, the list through them and the free list are guarded by the loader's GIL.
@@ -54,10 +57,9 @@ final class HandleTable {
         @inline(__always) get { pending.load(ordering: .relaxed) != nil }
     }
 
-    /// A live slot owning `reference`. PRECONDITION: the loader's GIL is held and its thread
-    /// state is current (the slots the stack holds are released first).
+    /// A live slot owning `reference`. Runs no Python code. PRECONDITION: the loader's GIL
+    /// is held.
     func insert(_ reference: PyObjectPointer) -> SlotPointer {
-        if hasPending { releasePending() }
         if freeSlots == nil { addChunk() }
         let slot = freeSlots!
         freeSlots = slot.pointee.newer
@@ -77,7 +79,8 @@ final class HandleTable {
         return reference
     }
 
-    /// Hands `slot` to the next entry into the loader, `insert` or `close()`. Needs no GIL.
+    /// Hands `slot` to the next entry into the loader that takes the GIL, or to `close()`.
+    /// Needs no GIL.
     func deferRemoval(_ slot: SlotPointer) {
         var head = pending.load(ordering: .relaxed)
         while true {
@@ -119,8 +122,11 @@ final class HandleTable {
         releasePending()
     }
 
-    /// Forgets every reference without releasing it: the interpreter is gone (a forked
-    /// process, Forking.swift). PRECONDITION: no other thread runs (the child of a fork).
+    /// Forgets every reference without releasing it: the interpreter is gone (ended by
+    /// `close()`, which released all but those of handles made during its last steps; or left
+    /// behind in a forked process, Forking.swift). A handle dropped later then finds its slot
+    /// released, whatever interpreter a new loader gets at the same address.
+    /// PRECONDITION: the loader's GIL is held, or no other thread runs (the child of a fork).
     func abandonAll() {
         _ = pending.exchange(nil, ordering: .relaxed)
         while let slot = newest {

@@ -189,7 +189,7 @@ enum PyloaderModule {
         enteredFromPython { _ in
             guard let module, let namespace = PyModule_GetDict(module), let loader = managingLoader() else { return -1 }
             let core: PyObjectPointer
-            do { core = try loader.coreModule() } catch { return -1 }
+            do { core = try loader.coreModule() } catch { setPythonException(for: error); return -1 }
             guard let coreNamespace = PyModule_GetDict(core) else { return -1 }
             var position = 0
             var key: PyObjectPointer?, value: PyObjectPointer?
