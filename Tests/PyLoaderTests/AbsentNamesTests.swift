@@ -75,6 +75,32 @@ final class AbsentNamesTests: LoaderTestCase {
         XCTAssertEqual(try importInFreshChild("own_a"), "parent")
     }
 
+    /// `FileFinder.invalidate_caches()` alone (no new reading of the folder yet: the same
+    /// listing, the same folder time) makes the next search read the folder again: so does
+    /// the shortcut.
+    func testAFinderAskedToReadItsFolderAgainIsHonoured() throws {
+        XCTAssertEqual(try importInFreshChild("own_a"), "child")
+        try parent.exec("""
+            _before = os.stat(\(pythonLiteral(parentFolder))).st_mtime_ns
+            with open(os.path.join(\(pythonLiteral(parentFolder)), 'own_a.py'), 'w') as f:
+                f.write("WHOSE = 'parent'\\n")
+            os.utime(\(pythonLiteral(parentFolder)), ns=(_before, _before))
+            sys.path_importer_cache[\(pythonLiteral(parentFolder))].invalidate_caches()
+            """)
+        XCTAssertEqual(try importInFreshChild("own_a"), "parent")
+    }
+
+    /// A listing that names the module's file (here a link to nothing yet) is checked by
+    /// FileFinder on every search, with no change to the folder: no "not found" is kept.
+    func testAnEntryTheFindersCheckEachTimeKeepsNothing() throws {
+        let target = try temporaryFolder() + "/own_b.py"
+        XCTAssertEqual(symlink(target, parentFolder + "/own_b.py"), 0)
+        XCTAssertEqual(try importInFreshChild("own_b"), "child")
+        XCTAssertFalse(try parent.withActivated { parent.absentNames.contains("own_b") })
+        try write(target, "WHOSE = 'parent'\n")
+        XCTAssertEqual(try importInFreshChild("own_b"), "parent")
+    }
+
     func testAFolderAddedToTheParentsPathIsSearched() throws {
         XCTAssertEqual(try importInFreshChild("own_c"), "child")
         let later = try temporaryFolder()

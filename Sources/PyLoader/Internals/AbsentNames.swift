@@ -21,11 +21,14 @@ import CPyLoader
 ///   entry is the same object: a plain `FileFinder`, or None (a folder or zip file that
 ///   did not exist when it was first searched: importlib skips it until the entry goes);
 /// - each `FileFinder` holds the same listing (its `_path_cache`, a new set each time it
-///   reads its folder again, as after `importlib.invalidate_caches()`, which also drops the
-///   None entries), and each folder's modification time, read with `stat` as `FileFinder`
-///   reads it, is unchanged. (The listing, not `FileFinder._path_mtime`: 3.13's
-///   `invalidate_caches()` resets that and then imports `importlib.metadata`, whose search
-///   reads the folders again and sets it back to the same time, with the new listing.)
+///   reads its folder again) with the same `_path_mtime` (-1 once `importlib.invalidate_caches()`
+///   asked for a new reading; that call also drops the None entries), and each folder's
+///   modification time, read with `stat` as `FileFinder` reads it, is unchanged. Both, as
+///   3.13's `invalidate_caches()` resets `_path_mtime` and then imports `importlib.metadata`,
+///   whose search reads the folders again and sets it back to the same time, with a new
+///   listing;
+/// - no listing names an entry the name would be loaded from (`FileFinder` checks such an
+///   entry, a dangling link say, on every search).
 /// Any other state empties the set, and the next question runs the finders again.
 ///
 /// Guarded by the loader's GIL; used with the loader's thread state current.
@@ -39,6 +42,8 @@ final class AbsentNames {
         var folderObjects: [PyObjectPointer]
         var importers: [PyObjectPointer]
         var listings: [PyObjectPointer]
+        /// Each importer's `_path_mtime` (nil for None).
+        var listingTimes: [Double?]
         /// Each folder's path and modification time before the finders ran.
         var folders: [String]
         var folderTimes: [FolderTime]
@@ -138,30 +143,51 @@ final class AbsentNames {
                     return false
                 }
                 Py_DecRef(listing)   // still held by the importer and by `listings`
-                guard listing == configuration.listings[index] else { return false }
+                guard listing == configuration.listings[index],
+                      Self.double(PyObject_GetAttrString(importer, "_path_mtime")) == configuration.listingTimes[index] else {
+                    return false
+                }
             }
             guard FolderTime(of: configuration.folders[index]) == configuration.folderTimes[index] else { return false }
         }
         return true
     }
 
-    /// `(meta_path, path, importers, listings)` from `_own_finder_state()`, with `times` for
-    /// the folders; nil when it is None or does not match `times`.
+    /// `(meta_path, path, importers, listings, listing times)` from `_own_finder_state()`, with
+    /// `times` for the folders; nil when it is None or does not match `times`.
     private static func configuration(from state: PyObjectPointer, times: [FolderTime]) -> Configuration? {
-        guard state != pyl_None(), pyl_IsTuple(state) != 0, PyTuple_Size(state) == 4,
+        guard state != pyl_None(), pyl_IsTuple(state) != 0, PyTuple_Size(state) == 5,
               let metaPath = PyTuple_GetItem(state, 0), let path = PyTuple_GetItem(state, 1),
               let importers = PyTuple_GetItem(state, 2), let listings = PyTuple_GetItem(state, 3),
+              let listingTimes = PyTuple_GetItem(state, 4),
               PyTuple_Size(path) == times.count, PyTuple_Size(importers) == times.count,
-              PyTuple_Size(listings) == times.count else { return nil }
-        var folders: [String] = []
+              PyTuple_Size(listings) == times.count, PyTuple_Size(listingTimes) == times.count else { return nil }
+        var folders: [String] = [], readTimes: [Double?] = []
         for index in 0..<times.count {
             guard let folder = String(pythonString: PyTuple_GetItem(path, index)!) else { return nil }
             folders.append(folder)
+            let time = PyTuple_GetItem(listingTimes, index)!
+            if time == pyl_None() {
+                readTimes.append(nil)
+            } else {
+                guard let value = double(Py_NewRef(time)) else { return nil }
+                readTimes.append(value)
+            }
         }
         func items(_ tuple: PyObjectPointer) -> [PyObjectPointer] {
             (0..<PyTuple_Size(tuple)).map { Py_NewRef(PyTuple_GetItem(tuple, $0)!) }
         }
         return Configuration(metaPath: items(metaPath), folderObjects: items(path), importers: items(importers),
-                             listings: items(listings), folders: folders, folderTimes: times)
+                             listings: items(listings), listingTimes: readTimes, folders: folders, folderTimes: times)
+    }
+
+    /// `float(number)` of a new reference (consumed); nil, with no exception left set, when
+    /// it is nil or not a number.
+    private static func double(_ number: PyObjectPointer?) -> Double? {
+        guard let number else { PyErr_Clear(); return nil }
+        defer { Py_DecRef(number) }
+        let value = PyFloat_AsDouble(number)
+        if value == -1, PyErr_Occurred() != nil { PyErr_Clear(); return nil }
+        return value
     }
 }

@@ -494,12 +494,15 @@ extension Loader {
             let spec = try ownSpec(name)
             defer { Py_DecRef(spec) }
             guard spec == pyl_None() else { return true }
-            if let times {
-                guard let state = PyObject_CallNoArgs(try coreFunction("_own_finder_state")) else {
-                    throw PendingPythonException()
+            // Only a shortcut: when the state cannot be read, the answer is not kept.
+            if let times, let nameObject = makePythonString(name) {
+                if let state = PyObject_CallOneArg(try coreFunction("_own_finder_state"), nameObject) {
+                    absentNames.record(name, state: state, times: times)
+                    Py_DecRef(state)
+                } else {
+                    PyErr_Clear()
                 }
-                absentNames.record(name, state: state, times: times)
-                Py_DecRef(state)
+                Py_DecRef(nameObject)
             }
             return false
         }

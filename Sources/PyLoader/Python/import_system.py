@@ -231,16 +231,21 @@ def _own_find_spec(name):
     return None
 
 
-def _own_finder_state():
-    """What decides _own_find_spec's "not found", for AbsentNames.swift to keep such an
-    answer while it is unchanged: (meta_path, path, importers, their listings) as tuples,
-    a listing being the FileFinder's _path_cache set (a new set each time it reads its
-    folder again); None when the answer may change without any of them changing (a finder
-    that is not importlib's own, a relative folder, an importer other than a FileFinder)."""
+def _own_finder_state(name):
+    """What decides _own_find_spec's "not found" for top-level `name`, for AbsentNames.swift
+    to keep that answer while it is unchanged: (meta_path, path, importers, listings,
+    listing times) as tuples. A listing is a FileFinder's _path_cache set (a new set each
+    time it reads its folder again), its time the FileFinder's _path_mtime (-1 once
+    importlib.invalidate_caches() asked for a new reading). None when the answer may change
+    without any of them changing: a finder that is not importlib's own, a relative folder,
+    an importer other than a FileFinder, or a listing that names a file or folder `name`
+    would be loaded from (FileFinder then checks that entry on every search)."""
     known = (_bootstrap.BuiltinImporter, _bootstrap.FrozenImporter, _PathFinder, _DelegatingFinder)
     meta_path = tuple(_sys.meta_path)
     if not all(any(finder is k for k in known) for finder in meta_path):
         return None
+    suffixes = (*_SOURCE_SUFFIXES, *_BYTECODE_SUFFIXES, *_EXTENSION_SUFFIXES)
+    candidates = (name, *(name + suffix for suffix in suffixes))
     paths, importers = tuple(_sys.path), []
     for path in paths:
         if type(path) is not str or not path.startswith("/"):
@@ -248,9 +253,12 @@ def _own_finder_state():
         importer = _sys.path_importer_cache.get(path, False)
         if importer is not None and type(importer) is not _FileFinder:
             return None
+        if importer is not None and any(entry in importer._path_cache for entry in candidates):
+            return None
         importers.append(importer)
     return (meta_path, paths, tuple(importers),
-            tuple(None if importer is None else importer._path_cache for importer in importers))
+            tuple(None if importer is None else importer._path_cache for importer in importers),
+            tuple(None if importer is None else importer._path_mtime for importer in importers))
 
 
 def _import_owner(name):
