@@ -54,6 +54,17 @@ final class AbsentNamesTests: LoaderTestCase {
         XCTAssertTrue(try parent.withActivated { parent.absentNames.contains("own_a") })
     }
 
+    /// Writes `own_a.py` into the parent's folder and sets the folder's modification time
+    /// back: neither FileFinder nor the shortcut can tell by the folder that it changed.
+    private func addOwnAToTheParentsFolderKeepingItsTime() throws {
+        try parent.exec("""
+            _before = os.stat(\(pythonLiteral(parentFolder))).st_mtime_ns
+            with open(os.path.join(\(pythonLiteral(parentFolder)), 'own_a.py'), 'w') as f:
+                f.write("WHOSE = 'parent'\\n")
+            os.utime(\(pythonLiteral(parentFolder)), ns=(_before, _before))
+            """)
+    }
+
     func testAFileAddedToTheParentsFolderIsSeen() throws {
         XCTAssertEqual(try importInFreshChild("own_a"), "child")
         try write(parentFolder + "/own_a.py", "WHOSE = 'parent'\n")
@@ -64,12 +75,7 @@ final class AbsentNamesTests: LoaderTestCase {
     /// `importlib.invalidate_caches()`; after it, by the shortcut neither.
     func testInvalidateCachesIsHonoured() throws {
         XCTAssertEqual(try importInFreshChild("own_a"), "child")
-        try parent.exec("""
-            _before = os.stat(\(pythonLiteral(parentFolder))).st_mtime_ns
-            with open(os.path.join(\(pythonLiteral(parentFolder)), 'own_a.py'), 'w') as f:
-                f.write("WHOSE = 'parent'\\n")
-            os.utime(\(pythonLiteral(parentFolder)), ns=(_before, _before))
-            """)
+        try addOwnAToTheParentsFolderKeepingItsTime()
         XCTAssertEqual(try importInFreshChild("own_a"), "child")
         try parent.exec("importlib.invalidate_caches()")
         XCTAssertEqual(try importInFreshChild("own_a"), "parent")
@@ -80,13 +86,8 @@ final class AbsentNamesTests: LoaderTestCase {
     /// the shortcut.
     func testAFinderAskedToReadItsFolderAgainIsHonoured() throws {
         XCTAssertEqual(try importInFreshChild("own_a"), "child")
-        try parent.exec("""
-            _before = os.stat(\(pythonLiteral(parentFolder))).st_mtime_ns
-            with open(os.path.join(\(pythonLiteral(parentFolder)), 'own_a.py'), 'w') as f:
-                f.write("WHOSE = 'parent'\\n")
-            os.utime(\(pythonLiteral(parentFolder)), ns=(_before, _before))
-            sys.path_importer_cache[\(pythonLiteral(parentFolder))].invalidate_caches()
-            """)
+        try addOwnAToTheParentsFolderKeepingItsTime()
+        try parent.exec("sys.path_importer_cache[\(pythonLiteral(parentFolder))].invalidate_caches()")
         XCTAssertEqual(try importInFreshChild("own_a"), "parent")
     }
 
