@@ -32,9 +32,49 @@ enum PytestSession {
         try sys.setAttribute("pycache_prefix", TestSession.bytecodeFolder)
         try sys.setAttribute("dont_write_bytecode", TestSession.bytecodeFolder == nil)
         let module = try RunnerPython.pytestController.makeModule(in: controller)
-        let status = try module.main(arguments, parent.name, isolation.rawValue, RunnerPython.pytestWorker.source,
-                                     TestSession.bytecodeFolder)
-        return Int32(try Int(python: status))
+        let runs = try module.start(arguments, parent.name, isolation.rawValue, RunnerPython.pytestWorker.source,
+                                    TestSession.bytecodeFolder)
+        try serve(runs)
+        if let error = try String?(python: runs.error) {
+            throw PythonSessionFailure(text: error)
+        }
+        return Int32(try Int(python: runs.status))
+    }
+
+    /// Runs what the session's thread hands over (`MainThreadRuns` in pytest_controller.py)
+    /// until the session ends. On the main thread and from outside every loader, so that a
+    /// fresh loader's tests start at the recursion depth they have under `python -m pytest`
+    /// (3.11 carries the depth across a crossing) and a Ctrl-C lands in them.
+    private static func serve(_ runs: PythonObject) throws {
+        while true {
+            let request: PythonObject
+            do {
+                request = try runs.next_request()
+            } catch let error as PythonError where error.isInstance(of: "builtins.KeyboardInterrupt") {
+                // Raised before next_request's own handler took it: kept for the session the same way.
+                try runs.setAttribute("interrupted", true)
+                continue
+            }
+            if request.isNone { return }
+            let name = try String(python: request[0])
+            var failure: String?
+            if let loader = Loader.named(name) {
+                do {
+                    try loader.exec(try String(python: request[1]))
+                } catch {
+                    failure = "\(error)"
+                }
+            } else {
+                failure = "loader '\(name)' is gone"
+            }
+            try runs.finish(failure)
+        }
+    }
+
+    /// What escaped the pytest session's thread (pytest.main itself catches nearly everything).
+    struct PythonSessionFailure: Error, CustomStringConvertible {
+        let text: String
+        var description: String { "the pytest session failed:\n\(text)" }
     }
 
     /// Whether `import pytest` would find pytest in `loader` (nothing is imported).

@@ -97,6 +97,10 @@ final class FaultMatrixCodeTests: FaultMatrixTestCase {
             try assertPythonError("RecursionError", in: caller, "deep(150)", containing: "cannot set the recursion limit")
         }
         XCTAssertEqual(try value(callee, "__import__('sys').getrecursionlimit()", as: Int.self), 1000)
+        // Entered from Swift, outside every loader, a loader starts at a fresh interpreter's
+        // depth: no crossing to pay for (3.11 charged one, 20 levels, before).
+        XCTAssertEqual(try value(callee, "__import__('sys').setrecursionlimit(8) or "
+                                 + "__import__('sys').setrecursionlimit(1000) or 'set'", as: String.self), "set")
         try assertHealthy()
     }
 

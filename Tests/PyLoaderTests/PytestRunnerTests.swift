@@ -240,6 +240,52 @@ final class PytestRunnerTests: XCTestCase {
         XCTAssertEqual(summary(functions), "1 passed", "\(functions)")
     }
 
+    // MARK: - The depth a test runs at
+
+    /// A test runs at the recursion depth it has under `python -m pytest`: the fresh loaders
+    /// are entered from outside every loader, not from inside the controller's session. On
+    /// 3.11, which carries one depth across loaders, a test started about 60 levels deeper
+    /// before, and `sys.setrecursionlimit(100)` in a fixture failed (sqlparse's
+    /// test_max_recursion, Scripts/real-pytest-suites.sh).
+    func testATestRunsAtTheDepthItHasUnderPytest() throws {
+        let suite = folder + "/depth"
+        try FileManager.default.createDirectory(atPath: suite, withIntermediateDirectories: true)
+        try "".write(toFile: suite + "/conftest.py", atomically: true, encoding: .utf8)
+        try """
+            import sys
+
+
+            def test_lowest_recursion_limit():
+                old = sys.getrecursionlimit()
+                lowest = None
+                for limit in range(5, old):
+                    try:
+                        sys.setrecursionlimit(limit)
+                    except RecursionError:
+                        continue
+                    lowest = limit
+                    break
+                sys.setrecursionlimit(old)
+                print(f"lowest recursion limit: {lowest}")
+
+            """.write(toFile: suite + "/test_depth.py", atomically: true, encoding: .utf8)
+        func lowest(_ result: Result) -> Int? {
+            // pytest prints the test's line after the file's name ("test_depth.py lowest ...").
+            guard let range = result.stdout.range(of: "lowest recursion limit: [0-9]+", options: .regularExpression) else {
+                return nil
+            }
+            return Int(result.stdout[range].split(separator: " ").last!)
+        }
+        let expected = try pytest(["-s", suite], in: suite)
+        let result = try pyloader([suite, "--", "-s"], in: suite)
+        XCTAssertEqual(result.status, 0, "\(result)")
+        let underPytest = try XCTUnwrap(lowest(expected), "\(expected)")
+        let underPyloader = try XCTUnwrap(lowest(result), "\(result)")
+        // `python -m pytest` has runpy's two frames below pytest.main, the fresh loader the
+        // worker's two: a few levels either way.
+        XCTAssertLessThanOrEqual(abs(underPyloader - underPytest), 4, "pytest: \(underPytest), pyloader: \(underPyloader)")
+    }
+
     // MARK: - Ctrl-C
 
     /// Ctrl-C during a test: pytest's "KeyboardInterrupt" report of what ran so far and its

@@ -55,10 +55,14 @@ extension Loader {
         // overflows the C stack before any RecursionError. A crossing inherits what the
         // caller has left of the counter that guards the C stack, less what its own C
         // frames cost (3.11: the one counter; 3.12+: the C counter, the loader entered
-        // counting its own Python depth; CPyLoader.h has the seam).
+        // counting its own Python depth; CPyLoader.h has the seam). An entry from outside
+        // every loader (this thread held no GIL) adds no crossing to a chain, so it costs
+        // nothing: a loader called from Swift starts at the depth a fresh interpreter has.
+        // In a ring that goes through such an entry (a GIL-releasing C call back into
+        // Swift), every other crossing still pays.
         let ownBudget: pyl_RecursionBudget
         if let previous {
-            ownBudget = pyl_InheritRecursionBudget(tstate, previous, Loader.crossingRecursionCost)
+            ownBudget = pyl_InheritRecursionBudget(tstate, previous, acquired ? 0 : Loader.crossingRecursionCost)
         } else {
             ownBudget = pyl_RecursionBudgetOf(tstate)
         }

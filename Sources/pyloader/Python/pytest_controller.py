@@ -11,10 +11,20 @@ It runs in a loader of its own (a child of --in, closed after the run) and calls
 - feeds every report those loaders send back to this session's own hooks, as
   pytest-xdist's controller does: the terminal report, -x, --junitxml and the exit status
   are pytest's own.
+
+The session runs on a thread of its own; the process's main thread runs the fresh loaders'
+pytest, entering each from outside every loader (`MainThreadRuns`, PytestSession.swift).
+So a test sees the recursion depth it has under `python -m pytest` (3.11 counts one depth
+across loaders: called from inside this session, a test started about 60 levels deeper and
+`sys.setrecursionlimit(100)` failed), and a Ctrl-C lands in the test, where it lands under
+pytest (CPython runs signal handlers on the main thread only).
 """
 import json
+import queue
 import sys
+import threading
 import time
+import traceback
 import warnings
 
 import pyloader
@@ -29,11 +39,93 @@ class _Placeholder(pytest.Item):
         raise RuntimeError("a placeholder is never run")
 
 
+# Run in a fresh loader on the main thread, after the worker's source: pytest's outcome, or
+# what escaped it (a second Ctrl-C while pytest ends, say), as text this loader can read.
+_RUN = """\
+try:
+    _pyloader_result = ["returned", _pyloader_pytest_run(*_pyloader_call)]
+except BaseException as _pyloader_error:
+    _pyloader_result = ["raised", isinstance(_pyloader_error, KeyboardInterrupt),
+                        "".join(__import__("traceback").format_exception(_pyloader_error))]
+    del _pyloader_error
+del _pyloader_call
+"""
+
+
+class MainThreadRuns:
+    """Hands code to run in a fresh loader from the session's thread to the process's main
+    thread, one piece at a time.
+
+    The main thread (PytestSession.swift) asks `next_request()` for a loader's name and the
+    code to exec there, execs it from outside every loader, and hands back `finish(failure)`.
+    A Ctrl-C that reaches the main thread while it waits here is kept in `interrupted` and
+    raised in the session at its next run, as pytest raises it between tests.
+
+    What the main thread calls is safe against a KeyboardInterrupt at any bytecode: reading
+    the request does not consume it, and handing back is one call of a C queue.
+    """
+
+    def __init__(self):
+        self.interrupted = False
+        self.status = None           # pytest.main's, once the session ended
+        self.error = None            # what escaped pytest.main, if anything
+        self._request = None         # (loader name, code) for the main thread
+        self._ended = False
+        self._wake = threading.Lock()
+        self._wake.acquire()         # released to wake the main thread
+        self._outcomes = queue.SimpleQueue()
+
+    # -- the session's thread --
+
+    def run(self, loader_name, code):
+        """Has the main thread exec `code` in loader `loader_name`; returns when it has."""
+        if self.interrupted:
+            self.interrupted = False
+            raise KeyboardInterrupt
+        self._request = (loader_name, code)
+        self._signal()
+        failure = self._outcomes.get()
+        if failure is not None:
+            raise RuntimeError(failure)
+
+    def end(self):
+        self._ended = True
+        self._signal()
+
+    def _signal(self):
+        try:
+            self._wake.release()
+        except RuntimeError:         # released already: the main thread has not woken yet
+            pass
+
+    # -- the main thread --
+
+    def next_request(self):
+        """The next (loader name, code) to run, or None once the session has ended."""
+        while True:
+            try:
+                if self._request is not None:
+                    return self._request
+                if self._ended:
+                    return None
+                # Short waits: a Ctrl-C is taken between them (a blocking wait in a loader
+                # other than the root is not cut short by a signal).
+                self._wake.acquire(timeout=0.05)
+            except KeyboardInterrupt:
+                self.interrupted = True
+
+    def finish(self, failure):
+        """The request has run; `failure` is None, or why it could not run."""
+        self._request = None
+        self._outcomes.put(failure)
+
+
 class PyloaderController:
     THREAD_GRACE = 5.0
 
-    def __init__(self, parent_name, isolation, arguments, worker_source, pycache_prefix):
+    def __init__(self, parent_name, isolation, arguments, worker_source, pycache_prefix, runs):
         self.parent_name = parent_name
+        self.runs = runs
         self.isolation = isolation
         self.arguments = list(arguments)
         self.worker_source = worker_source
@@ -69,14 +161,24 @@ class PyloaderController:
             namespace = loader.eval("globals()")
             namespace["_pyloader_call"] = (self.arguments, mode, target, self._receive, self.pycache_prefix)
             del namespace
-            loader.exec("_pyloader_result = _pyloader_pytest_run(*_pyloader_call)\ndel _pyloader_call")
-            status, captured = loader.eval("_pyloader_result")
+            self.runs.run(loader.name, _RUN)
+            status, captured = self._outcome(loader)
             return [int(status), str(captured)]
         finally:
             self._close(loader, label)
             if self.handler_error is not None:
                 error, self.handler_error = self.handler_error, None
                 raise error
+
+    @staticmethod
+    def _outcome(loader):
+        """What `_RUN` left in `loader`: [status, captured], or what escaped pytest raised here."""
+        result = list(loader.eval("_pyloader_result"))
+        if result[0] == "raised":
+            if result[1]:
+                raise KeyboardInterrupt
+            raise RuntimeError(f"pytest in loader '{loader.name}' raised:\n{result[2]}")
+        return list(result[1])
 
     def _close(self, loader, label):
         deadline = time.monotonic() + self.THREAD_GRACE
@@ -158,9 +260,9 @@ class PyloaderController:
                 namespace = loader.eval("globals()")
                 namespace["_pyloader_call"] = (self.arguments,)
                 del namespace
-                loader.exec("import pytest\n_pyloader_result = int(pytest.main(list(_pyloader_call[0])))\n"
-                            "del _pyloader_call")
-                return int(loader.eval("_pyloader_result"))
+                self.runs.run(loader.name, _RUN.replace("_pyloader_pytest_run(*_pyloader_call)",
+                                                        "[int(pytest.main(list(_pyloader_call[0]))), '']"))
+                return int(self._outcome(loader)[0])
             finally:
                 self._close(loader, "collection")
         return None
@@ -247,8 +349,21 @@ def _warning_category(module, qualname):
     return UserWarning
 
 
-def main(arguments, parent_name, isolation, worker_source, pycache_prefix):
+def start(arguments, parent_name, isolation, worker_source, pycache_prefix):
+    """Starts the session on a thread of its own; the main thread serves the returned
+    MainThreadRuns until `next_request()` says None, then reads `status` (or `error`)."""
     # As under `python -m pytest`: usage messages say "pytest".
     sys.argv = ["pytest", *arguments]
-    controller = PyloaderController(parent_name, isolation, arguments, worker_source, pycache_prefix)
-    return int(pytest.main(list(arguments), plugins=[controller]))
+    runs = MainThreadRuns()
+    controller = PyloaderController(parent_name, isolation, arguments, worker_source, pycache_prefix, runs)
+
+    def session():
+        try:
+            runs.status = int(pytest.main(list(arguments), plugins=[controller]))
+        except BaseException as error:   # noqa: BLE001 - handed to the main thread
+            runs.error = "".join(traceback.format_exception(error))
+        finally:
+            runs.end()
+
+    threading.Thread(target=session, name="pytest session", daemon=True).start()
+    return runs
