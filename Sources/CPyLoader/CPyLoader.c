@@ -863,6 +863,7 @@ static sem_t signal_wakeup;
 static pthread_t interrupt_main_thread;
 static struct sigaction chained_sigint;
 
+static int interrupts_installed = 0;
 static volatile sig_atomic_t defer_first_interrupt = 0;
 static volatile sig_atomic_t stop_requested = 0;
 
@@ -920,6 +921,7 @@ int pyl_InstallInterruptHandlers(void) {
     if (sigaction(SIGINT, &action, &chained_sigint) != 0) return -1;
     action.sa_handler = on_terminate;
     if (sigaction(SIGTERM, &action, NULL) != 0 || sigaction(SIGHUP, &action, NULL) != 0) return -1;
+    interrupts_installed = 1;
     return 0;
 }
 
@@ -931,6 +933,18 @@ int pyl_WaitForSignal(void) {
 }
 
 int pyl_InterruptPending(void) { return interrupt_pending; }
+
+void pyl_ClearErrorKeepingInterrupt(void) {
+    if (interrupts_installed && PyErr_ExceptionMatches(PyExc_KeyboardInterrupt)) {
+        // What on_sigint does for a new SIGINT: pending again, the root's handler tripped
+        // (PyErr_SetInterruptEx is CPython's trip_signal), the watcher woken to schedule it
+        // in every child.
+        interrupt_pending = 1;
+        PyErr_SetInterruptEx(SIGINT);
+        sem_post(&signal_wakeup);
+    }
+    PyErr_Clear();
+}
 void pyl_SetDeferFirstInterrupt(int defer) { defer_first_interrupt = defer; }
 int pyl_DefersFirstInterrupt(void) { return defer_first_interrupt; }
 int pyl_StopRequested(void) { return stop_requested; }

@@ -83,11 +83,11 @@ public struct PythonError: Error, CustomStringConvertible {
 
     /// `"".join(traceback.format_exception(value))` in the current interpreter; nil if that fails.
     private static func formatException(_ value: PyObjectPointer) -> String? {
-        guard let module = Resolver.importInCurrentInterpreter("traceback") else { PyErr_Clear(); return nil }
+        guard let module = Resolver.importInCurrentInterpreter("traceback") else { pyl_ClearErrorKeepingInterrupt(); return nil }
         defer { Py_DecRef(module) }
         guard let function = PyObject_GetAttrString(module, "format_exception") else { PyErr_Clear(); return nil }
         defer { Py_DecRef(function) }
-        guard let lines = PyObject_CallOneArg(function, value) else { PyErr_Clear(); return nil }
+        guard let lines = PyObject_CallOneArg(function, value) else { pyl_ClearErrorKeepingInterrupt(); return nil }
         defer { Py_DecRef(lines) }
         return swiftStrings(lines)?.joined()
     }

@@ -94,6 +94,15 @@ final class SignalTests: XCTestCase {
         XCTAssertLessThan(seconds, 30, outcome.stdout)
     }
 
+    /// A KeyboardInterrupt raised inside one of PyLoader's best-effort calls into Python
+    /// (whose failure only means "no answer") is delivered again, not cleared with the rest:
+    /// the parent-first question's reading of the root's finders ate it before.
+    func testAnInterruptThatLandsInPyLoadersOwnCallIsNotLost() throws {
+        let outcome = try run(["run", "\(fixtures)/signals/interrupt_in_pyloader_call.py"], signals: [], marker: nil)
+        XCTAssertEqual(outcome.status, 0, outcome.stderr)
+        XCTAssertEqual(outcome.stdout, "delivered\n", outcome.stderr)
+    }
+
     func testAnUncaughtKeyboardInterruptEndsTheProcessThroughSIGINT() throws {
         for script in ["uncaught.py", "uncaught_in_child.py"] {
             let outcome = try run(["run", "\(fixtures)/signals/\(script)"], after: 1.0)

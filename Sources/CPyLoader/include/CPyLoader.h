@@ -292,6 +292,13 @@ int pyl_WaitForSignal(void);
 /// Whether a SIGINT has not been turned into a KeyboardInterrupt yet.
 int pyl_InterruptPending(void);
 
+/// Clears the error indicator, as PyErr_Clear, for PyLoader's best-effort calls into Python
+/// code (their failure only means "no answer"). A KeyboardInterrupt in it is delivered again,
+/// as a new Ctrl-C would be, when PyLoader handles signals: such a call must not eat one (a
+/// Ctrl-C lands at whichever bytecode the main thread runs, ours included).
+/// PRECONDITION: the GIL is held.
+void pyl_ClearErrorKeepingInterrupt(void);
+
 /// While set, the first SIGINT only requests a stop (pyl_StopRequested); later ones interrupt.
 void pyl_SetDeferFirstInterrupt(int defer);
 int pyl_DefersFirstInterrupt(void);

@@ -132,7 +132,7 @@ final class AbsentNames {
         for (index, folder) in configuration.folderObjects.enumerated() {
             guard let item = PyList_GetItem(path, index) else { return false }
             if item != folder && PyObject_RichCompareBool(item, folder, Py_EQ) != 1 {
-                PyErr_Clear()
+                pyl_ClearErrorKeepingInterrupt()   // a str subclass's __eq__ is Python code
                 return false
             }
             let importer = configuration.importers[index]

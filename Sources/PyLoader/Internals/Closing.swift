@@ -446,7 +446,7 @@ enum Closing {
         guard let threads = pyl_CallMethod0(threading, "enumerate"),
               let current = pyl_CallMethod0(threading, "current_thread"),
               let main = pyl_CallMethod0(threading, "main_thread") else {
-            PyErr_Clear()
+            pyl_ClearErrorKeepingInterrupt()
             return true
         }
         defer { Py_DecRef(threads); Py_DecRef(current); Py_DecRef(main) }

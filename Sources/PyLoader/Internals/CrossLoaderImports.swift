@@ -105,7 +105,7 @@ enum CrossLoaderImports {
                 PyErr_Clear()
                 return nil
             }
-            guard let result = PyObject_CallOneArg(callable, argument) else { PyErr_Clear(); return nil }
+            guard let result = PyObject_CallOneArg(callable, argument) else { pyl_ClearErrorKeepingInterrupt(); return nil }
             defer { Py_DecRef(result) }
             guard result != pyl_None() else { return nil }
             let value = PyLong_AsUnsignedLong(result)

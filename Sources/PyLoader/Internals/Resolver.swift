@@ -500,7 +500,7 @@ extension Loader {
                     absentNames.record(name, state: state, times: times)
                     Py_DecRef(state)
                 } else {
-                    PyErr_Clear()
+                    pyl_ClearErrorKeepingInterrupt()
                 }
                 Py_DecRef(nameObject)
             }
