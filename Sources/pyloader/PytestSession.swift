@@ -47,27 +47,34 @@ enum PytestSession {
     /// (3.11 carries the depth across a crossing) and a Ctrl-C lands in them.
     private static func serve(_ runs: PythonObject) throws {
         while true {
-            let request: PythonObject
-            do {
-                request = try runs.next_request()
-            } catch let error as PythonError where error.isInstance(of: "builtins.KeyboardInterrupt") {
-                // Raised before next_request's own handler took it: kept for the session the same way.
-                try runs.setAttribute("interrupted", true)
-                continue
-            }
+            let request = try interruptible(runs) { try runs.next_request() }
             if request.isNone { return }
-            let name = try String(python: request[0])
-            var failure: String?
+            let name = try String(python: request[1])
+            var failure: String?, interrupted = false
             if let loader = Loader.named(name) {
                 do {
-                    try loader.exec(try String(python: request[1]))
+                    try loader.exec(try String(python: request[2]))
+                } catch let error as PythonError where error.isInstance(of: "builtins.KeyboardInterrupt") {
+                    interrupted = true   // a Ctrl-C before the code's own handler took it
                 } catch {
                     failure = "\(error)"
                 }
             } else {
                 failure = "loader '\(name)' is gone"
             }
-            try runs.finish(failure)
+            _ = try interruptible(runs) { try runs.finish(request[0], failure, interrupted) }
+        }
+    }
+
+    /// `body`, a call into `runs` again when a Ctrl-C raised inside it before its own handler
+    /// could (the interrupt is kept for the session, as next_request keeps it).
+    private static func interruptible(_ runs: PythonObject, _ body: () throws -> PythonObject) throws -> PythonObject {
+        while true {
+            do {
+                return try body()
+            } catch let error as PythonError where error.isInstance(of: "builtins.KeyboardInterrupt") {
+                try runs.setAttribute("interrupted", true)
+            }
         }
     }
 

@@ -56,20 +56,24 @@ class MainThreadRuns:
     """Hands code to run in a fresh loader from the session's thread to the process's main
     thread, one piece at a time.
 
-    The main thread (PytestSession.swift) asks `next_request()` for a loader's name and the
-    code to exec there, execs it from outside every loader, and hands back `finish(failure)`.
-    A Ctrl-C that reaches the main thread while it waits here is kept in `interrupted` and
-    raised in the session at its next run, as pytest raises it between tests.
+    The main thread (PytestSession.swift) asks `next_request()` for a request (its number, a
+    loader's name, the code to exec there), execs the code from outside every loader, and
+    hands back `finish(number, failure, interrupted)`. A Ctrl-C that reaches the main thread
+    while it waits here is kept in `interrupted` and raised in the session at its next run,
+    as pytest raises it between tests.
 
-    What the main thread calls is safe against a KeyboardInterrupt at any bytecode: reading
-    the request does not consume it, and handing back is one call of a C queue.
+    What the main thread calls is safe against a KeyboardInterrupt at any bytecode (a Ctrl-C
+    lands wherever the main thread is): reading the request does not consume it, and
+    `finish` may be called again after an interrupted call, its number telling a repeat.
     """
 
     def __init__(self):
         self.interrupted = False
         self.status = None           # pytest.main's, once the session ended
         self.error = None            # what escaped pytest.main, if anything
-        self._request = None         # (loader name, code) for the main thread
+        self._request = None         # (number, loader name, code) for the main thread
+        self._number = 0
+        self._finished = 0           # the number of the last request finished
         self._ended = False
         self._wake = threading.Lock()
         self._wake.acquire()         # released to wake the main thread
@@ -82,9 +86,12 @@ class MainThreadRuns:
         if self.interrupted:
             self.interrupted = False
             raise KeyboardInterrupt
-        self._request = (loader_name, code)
+        self._number += 1
+        self._request = (self._number, loader_name, code)
         self._signal()
-        failure = self._outcomes.get()
+        failure, interrupted = self._outcomes.get()
+        if interrupted:
+            raise KeyboardInterrupt
         if failure is not None:
             raise RuntimeError(failure)
 
@@ -101,7 +108,7 @@ class MainThreadRuns:
     # -- the main thread --
 
     def next_request(self):
-        """The next (loader name, code) to run, or None once the session has ended."""
+        """The next (number, loader name, code) to run, or None once the session has ended."""
         while True:
             try:
                 if self._request is not None:
@@ -114,10 +121,15 @@ class MainThreadRuns:
             except KeyboardInterrupt:
                 self.interrupted = True
 
-    def finish(self, failure):
-        """The request has run; `failure` is None, or why it could not run."""
+    def finish(self, number, failure, interrupted):
+        """Request `number` has run; `failure` is None or why it could not run, `interrupted`
+        whether a KeyboardInterrupt escaped it. A repeat (after an interrupted call) does
+        nothing."""
+        if number == self._finished:
+            return
+        self._finished = number
         self._request = None
-        self._outcomes.put(failure)
+        self._outcomes.put((failure, interrupted))
 
 
 class PyloaderController:
