@@ -82,7 +82,9 @@ class MainThreadRuns:
     # -- the session's thread --
 
     def run(self, loader_name, code):
-        """Has the main thread exec `code` in loader `loader_name`; returns when it has."""
+        """Has the main thread exec `code` in loader `loader_name`; returns when it has,
+        with whether a Ctrl-C came meanwhile (the code may have reported it itself, or not
+        run at all)."""
         if self.interrupted:
             self.interrupted = False
             raise KeyboardInterrupt
@@ -91,9 +93,11 @@ class MainThreadRuns:
         self._signal()
         failure, interrupted = self._outcomes.get()
         if interrupted:
-            raise KeyboardInterrupt
+            self.interrupted = False   # the same Ctrl-C, if next_request kept it too
+            return True
         if failure is not None:
             raise RuntimeError(failure)
+        return False
 
     def end(self):
         self._ended = True
@@ -173,7 +177,9 @@ class PyloaderController:
             namespace = loader.eval("globals()")
             namespace["_pyloader_call"] = (self.arguments, mode, target, self._receive, self.pycache_prefix)
             del namespace
-            self.runs.run(loader.name, _RUN)
+            if self.runs.run(loader.name, _RUN):
+                self.interrupted = True
+                return [2, ""]
             status, captured = self._outcome(loader)
             return [int(status), str(captured)]
         finally:
@@ -182,13 +188,14 @@ class PyloaderController:
                 error, self.handler_error = self.handler_error, None
                 raise error
 
-    @staticmethod
-    def _outcome(loader):
-        """What `_RUN` left in `loader`: [status, captured], or what escaped pytest raised here."""
+    def _outcome(self, loader):
+        """What `_RUN` left in `loader`: [status, captured]; what escaped pytest raised here
+        (a KeyboardInterrupt: pytest's status 2, and this session is interrupted)."""
         result = list(loader.eval("_pyloader_result"))
         if result[0] == "raised":
             if result[1]:
-                raise KeyboardInterrupt
+                self.interrupted = True
+                return [int(pytest.ExitCode.INTERRUPTED), ""]
             raise RuntimeError(f"pytest in loader '{loader.name}' raised:\n{result[2]}")
         return list(result[1])
 
@@ -272,8 +279,9 @@ class PyloaderController:
                 namespace = loader.eval("globals()")
                 namespace["_pyloader_call"] = (self.arguments,)
                 del namespace
-                self.runs.run(loader.name, _RUN.replace("_pyloader_pytest_run(*_pyloader_call)",
-                                                        "[int(pytest.main(list(_pyloader_call[0]))), '']"))
+                if self.runs.run(loader.name, _RUN.replace("_pyloader_pytest_run(*_pyloader_call)",
+                                                           "[int(pytest.main(list(_pyloader_call[0]))), '']")):
+                    return int(pytest.ExitCode.INTERRUPTED)
                 return int(self._outcome(loader)[0])
             finally:
                 self._close(loader, "collection")
