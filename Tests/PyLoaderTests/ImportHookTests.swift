@@ -15,9 +15,8 @@ final class CapturingLogHandler: LogHandler, @unchecked Sendable {
         set { metadata[key] = newValue }
     }
 
-    func log(level: Logger.Level, message: Logger.Message, metadata: Logger.Metadata?,
-             source: String, file: String, function: String, line: UInt) {
-        lock.withLock { _lines.append(message.description) }
+    func log(event: LogEvent) {
+        lock.withLock { _lines.append(event.message.description) }
     }
 }
 
