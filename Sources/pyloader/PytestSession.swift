@@ -38,41 +38,55 @@ enum PytestSession {
         if let error = try String?(python: runs.error) {
             throw PythonSessionFailure(text: error)
         }
-        return Int32(try Int(python: runs.status))
+        let status = Int32(try Int(python: runs.status))
+        if try Bool(python: runs.interrupted) && (status == 0 || status == 1) {
+            // A Ctrl-C after the session's last look (its summary was printed already).
+            printError("pyloader test: interrupted")
+            return 2
+        }
+        return status
     }
 
     /// Runs what the session's thread hands over (`MainThreadRuns` in pytest_controller.py)
-    /// until the session ends. On the main thread and from outside every loader, so that a
-    /// fresh loader's tests start at the recursion depth they have under `python -m pytest`
-    /// (3.11 carries the depth across a crossing) and a Ctrl-C lands in them.
+    /// until the session ends, then waits for its thread. On the main thread and from outside
+    /// every loader, so that a fresh loader's tests run on the thread `threading` calls the
+    /// main one, at the recursion depth they have under `python -m pytest` (3.11 carries the
+    /// depth across a crossing), and a Ctrl-C lands in them.
+    ///
+    /// - Throws: a `PythonError` (KeyboardInterrupt) for a second Ctrl-C before the session
+    ///   took the first: the run ends there.
     private static func serve(_ runs: PythonObject) throws {
         while true {
             let request = try interruptible(runs) { try runs.next_request() }
-            if request.isNone { return }
-            let name = try String(python: request[1])
+            if request.isNone { break }
             var failure: String?, interrupted = false
-            if let loader = Loader.named(name) {
-                do {
+            do {
+                if try Bool(python: runs.interrupted) {
+                    interrupted = true   // came after the session's last look: the unit does not run
+                } else {
+                    let name = try String(python: request[1])
+                    guard let loader = Loader.named(name) else { throw LoaderError.closed(loader: name) }
                     try loader.exec(try String(python: request[2]))
-                } catch let error as PythonError where error.isInstance(of: "builtins.KeyboardInterrupt") {
-                    interrupted = true   // a Ctrl-C before the code's own handler took it
-                } catch {
-                    failure = "\(error)"
                 }
-            } else {
-                failure = "loader '\(name)' is gone"
+            } catch let error as PythonError where error.isInstance(of: "builtins.KeyboardInterrupt") {
+                interrupted = true   // a Ctrl-C before the code's own handler took it
+            } catch {
+                failure = "\(error)"
             }
             _ = try interruptible(runs) { try runs.finish(request[0], failure, interrupted) }
         }
+        _ = try interruptible(runs) { try runs.join() }
     }
 
-    /// `body`, a call into `runs` again when a Ctrl-C raised inside it before its own handler
-    /// could (the interrupt is kept for the session, as next_request keeps it).
+    /// `body`, called again when a Ctrl-C raised inside it before its own handler could: the
+    /// interrupt is kept for the session, as `MainThreadRuns` keeps it, unless one is kept
+    /// already (a second Ctrl-C ends the run).
     private static func interruptible(_ runs: PythonObject, _ body: () throws -> PythonObject) throws -> PythonObject {
         while true {
             do {
                 return try body()
             } catch let error as PythonError where error.isInstance(of: "builtins.KeyboardInterrupt") {
+                if try Bool(python: runs.interrupted) { throw error }
                 try runs.setAttribute("interrupted", true)
             }
         }

@@ -242,17 +242,25 @@ final class PytestRunnerTests: XCTestCase {
 
     // MARK: - The depth a test runs at
 
-    /// A test runs at the recursion depth it has under `python -m pytest`: the fresh loaders
-    /// are entered from outside every loader, not from inside the controller's session. On
+    /// A test runs on the thread `threading` calls the main one, and at the recursion depth it
+    /// has under `python -m pytest`: the fresh loaders are run by the main thread, entered from
+    /// outside every loader, not from inside the controller's session (whose thread imported
+    /// `threading` in them first, for a while, so that it was their "main thread"). On
     /// 3.11, which carries one depth across loaders, a test started about 60 levels deeper
     /// before, and `sys.setrecursionlimit(100)` in a fixture failed (sqlparse's
     /// test_max_recursion, Scripts/real-pytest-suites.sh).
-    func testATestRunsAtTheDepthItHasUnderPytest() throws {
+    func testATestRunsOnTheMainThreadAtTheDepthItHasUnderPytest() throws {
         let suite = folder + "/depth"
         try FileManager.default.createDirectory(atPath: suite, withIntermediateDirectories: true)
         try "".write(toFile: suite + "/conftest.py", atomically: true, encoding: .utf8)
         try """
             import sys
+            import threading
+
+
+            def test_runs_on_the_main_thread():
+                # As under pytest: asyncio.get_event_loop() and signal.signal need it.
+                assert threading.current_thread() is threading.main_thread()
 
 
             def test_lowest_recursion_limit():
@@ -279,6 +287,7 @@ final class PytestRunnerTests: XCTestCase {
         let expected = try pytest(["-s", suite], in: suite)
         let result = try pyloader([suite, "--", "-s"], in: suite)
         XCTAssertEqual(result.status, 0, "\(result)")
+        XCTAssertEqual(summary(result), "2 passed", "\(result)")
         let underPytest = try XCTUnwrap(lowest(expected), "\(expected)")
         let underPyloader = try XCTUnwrap(lowest(result), "\(result)")
         // `python -m pytest` has runpy's two frames below pytest.main, the fresh loader the

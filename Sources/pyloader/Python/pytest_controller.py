@@ -20,7 +20,6 @@ across loaders: called from inside this session, a test started about 60 levels 
 pytest (CPython runs signal handlers on the main thread only).
 """
 import json
-import queue
 import sys
 import threading
 import time
@@ -52,46 +51,64 @@ del _pyloader_call
 """
 
 
+def _locked_lock():
+    lock = threading.Lock()
+    lock.acquire()
+    return lock
+
+
+def _wake(lock):
+    try:
+        lock.release()
+    except RuntimeError:             # released already: its waiter has not woken yet
+        pass
+
+
 class MainThreadRuns:
     """Hands code to run in a fresh loader from the session's thread to the process's main
     thread, one piece at a time.
 
     The main thread (PytestSession.swift) asks `next_request()` for a request (its number, a
-    loader's name, the code to exec there), execs the code from outside every loader, and
-    hands back `finish(number, failure, interrupted)`. A Ctrl-C that reaches the main thread
-    while it waits here is kept in `interrupted` and raised in the session at its next run,
-    as pytest raises it between tests.
+    loader's name, the code to exec there), execs the code from outside every loader, hands
+    back `finish(number, failure, interrupted)`, and at the end waits in `join()`. The
+    fresh loader's code (the worker's source included: `threading` then takes the main thread
+    for its main thread, as under pytest) runs on the main thread only.
+
+    A Ctrl-C that reaches the main thread while it waits here is kept in `interrupted` and
+    raised in the session at its next run, as pytest raises it between tests; a second one
+    before the session took the first ends the wait (the command then ends with status 130).
 
     What the main thread calls is safe against a KeyboardInterrupt at any bytecode (a Ctrl-C
-    lands wherever the main thread is): reading the request does not consume it, and
-    `finish` may be called again after an interrupted call, its number telling a repeat.
+    lands wherever the main thread is): reading the request does not consume it, and each
+    step of `finish` may be done again after an interrupted call.
     """
 
     def __init__(self):
-        self.interrupted = False
+        self.interrupted = False     # a Ctrl-C taken while waiting, not raised in the session yet
         self.status = None           # pytest.main's, once the session ended
         self.error = None            # what escaped pytest.main, if anything
+        self.thread = None           # the session's thread
         self._request = None         # (number, loader name, code) for the main thread
-        self._number = 0
-        self._finished = 0           # the number of the last request finished
+        self._done = (0, None, False)  # (number, failure, interrupted) of the last request run
         self._ended = False
-        self._wake = threading.Lock()
-        self._wake.acquire()         # released to wake the main thread
-        self._outcomes = queue.SimpleQueue()
+        self._main_wake = _locked_lock()
+        self._session_wake = _locked_lock()
 
     # -- the session's thread --
 
     def run(self, loader_name, code):
         """Has the main thread exec `code` in loader `loader_name`; returns when it has,
         with whether a Ctrl-C came meanwhile (the code may have reported it itself, or not
-        run at all)."""
+        have run at all)."""
         if self.interrupted:
             self.interrupted = False
             raise KeyboardInterrupt
-        self._number += 1
-        self._request = (self._number, loader_name, code)
-        self._signal()
-        failure, interrupted = self._outcomes.get()
+        number = self._request[0] + 1 if self._request is not None else 1
+        self._request = (number, loader_name, code)
+        _wake(self._main_wake)
+        while self._done[0] != number:
+            self._session_wake.acquire(timeout=0.05)
+        _, failure, interrupted = self._done
         if interrupted:
             self.interrupted = False   # the same Ctrl-C, if next_request kept it too
             return True
@@ -101,13 +118,7 @@ class MainThreadRuns:
 
     def end(self):
         self._ended = True
-        self._signal()
-
-    def _signal(self):
-        try:
-            self._wake.release()
-        except RuntimeError:         # released already: the main thread has not woken yet
-            pass
+        _wake(self._main_wake)
 
     # -- the main thread --
 
@@ -115,25 +126,36 @@ class MainThreadRuns:
         """The next (number, loader name, code) to run, or None once the session has ended."""
         while True:
             try:
-                if self._request is not None:
-                    return self._request
+                request = self._request
+                if request is not None and request[0] != self._done[0]:
+                    return request
                 if self._ended:
                     return None
                 # Short waits: a Ctrl-C is taken between them (a blocking wait in a loader
                 # other than the root is not cut short by a signal).
-                self._wake.acquire(timeout=0.05)
+                self._main_wake.acquire(timeout=0.05)
             except KeyboardInterrupt:
-                self.interrupted = True
+                self._take_interrupt()
 
     def finish(self, number, failure, interrupted):
         """Request `number` has run; `failure` is None or why it could not run, `interrupted`
-        whether a KeyboardInterrupt escaped it. A repeat (after an interrupted call) does
-        nothing."""
-        if number == self._finished:
-            return
-        self._finished = number
-        self._request = None
-        self._outcomes.put((failure, interrupted))
+        whether a Ctrl-C came while it ran (or kept it from running)."""
+        if self._done[0] != number:
+            self._done = (number, failure, interrupted)
+        _wake(self._session_wake)
+
+    def join(self):
+        """Waits for the session's thread to end, after next_request() said None."""
+        while self.thread.is_alive():
+            try:
+                self.thread.join(0.05)
+            except KeyboardInterrupt:
+                self._take_interrupt()
+
+    def _take_interrupt(self):
+        if self.interrupted:
+            raise KeyboardInterrupt   # a second Ctrl-C before the session took the first
+        self.interrupted = True
 
 
 class PyloaderController:
@@ -173,11 +195,10 @@ class PyloaderController:
         """Runs the worker in a fresh loader; [status, captured stderr]."""
         loader = self._fresh_loader()
         try:
-            loader.exec(self.worker_source)
             namespace = loader.eval("globals()")
             namespace["_pyloader_call"] = (self.arguments, mode, target, self._receive, self.pycache_prefix)
             del namespace
-            if self.runs.run(loader.name, _RUN):
+            if self.runs.run(loader.name, self.worker_source + "\n" + _RUN):
                 self.interrupted = True
                 return [2, ""]
             status, captured = self._outcome(loader)
@@ -275,12 +296,12 @@ class PyloaderController:
             # pytest's own output, from one fresh loader: nothing runs, nothing to merge.
             loader = self._fresh_loader()
             try:
-                loader.exec(self.worker_source)
                 namespace = loader.eval("globals()")
                 namespace["_pyloader_call"] = (self.arguments,)
                 del namespace
-                if self.runs.run(loader.name, _RUN.replace("_pyloader_pytest_run(*_pyloader_call)",
-                                                           "[int(pytest.main(list(_pyloader_call[0]))), '']")):
+                collect_only = _RUN.replace("_pyloader_pytest_run(*_pyloader_call)",
+                                            "[int(pytest.main(list(_pyloader_call[0]))), '']")
+                if self.runs.run(loader.name, self.worker_source + "\n" + collect_only):
                     return int(pytest.ExitCode.INTERRUPTED)
                 return int(self._outcome(loader)[0])
             finally:
@@ -380,10 +401,14 @@ def start(arguments, parent_name, isolation, worker_source, pycache_prefix):
     def session():
         try:
             runs.status = int(pytest.main(list(arguments), plugins=[controller]))
+        except KeyboardInterrupt:
+            # A Ctrl-C raised where pytest does not handle it (its pytest_cmdline_main hooks).
+            runs.status = int(pytest.ExitCode.INTERRUPTED)
         except BaseException as error:   # noqa: BLE001 - handed to the main thread
             runs.error = "".join(traceback.format_exception(error))
         finally:
             runs.end()
 
-    threading.Thread(target=session, name="pytest session", daemon=True).start()
+    runs.thread = threading.Thread(target=session, name="pytest session", daemon=True)
+    runs.thread.start()
     return runs
