@@ -106,6 +106,28 @@ final class ThreadTests: LoaderTestCase {
         XCTAssertEqual(try value(a, "seen", as: [String].self), [b.name])
     }
 
+    /// A thread keeps no record of the loaders another thread closed after it entered them:
+    /// the pytest runner's main thread runs every fresh loader, its session thread closes
+    /// them, and each closed one stayed in the main thread's records before.
+    func testAThreadForgetsTheLoadersOtherThreadsClosed() throws {
+        final class Box: @unchecked Sendable { var loader: Loader? }
+        for round in 0..<10 {
+            let box = Box()
+            box.loader = try makeChild("closed-elsewhere-\(round)")
+            XCTAssertEqual(try value(box.loader!, "6 * 7", as: Int.self), 42)   // this thread enters it
+            let done = DispatchSemaphore(value: 0)
+            Thread.detachNewThread {
+                try? box.loader!.close()
+                done.signal()
+            }
+            done.wait()
+            XCTAssertTrue(box.loader!.isClosed)
+        }
+        _ = try makeChild("entered-after").eval("1")   // a new entry drops the dead ones
+        let dead = ThreadRecord.current.states.values.filter { $0.tstate == nil }
+        XCTAssertEqual(dead.count, 0, "records of closed loaders: \(dead.map(\.loader.name))")
+    }
+
     /// A handle dropped without the GIL hands its reference to the loader (HandleTable.swift):
     /// `close()` releases it, in the loader, when nothing entered the loader after the drop.
     func testAHandleDroppedWithoutTheGILIsReleasedByClose() throws {

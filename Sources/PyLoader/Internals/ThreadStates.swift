@@ -55,6 +55,18 @@ final class ThreadRecord {
         self.carrier = carrier
     }
 
+    /// Drops the records of loaders that other threads closed (a closing thread removes only
+    /// its own), before a new one is added: else a thread that runs many short-lived loaders
+    /// closed elsewhere (the pytest runner's main thread) keeps every one of them alive.
+    /// Shared-GIL loaders only, whose records' fields the shared GIL guards.
+    /// PRECONDITION: the shared GIL is held; called by this record's thread.
+    func forgetLoadersClosedElsewhere() {
+        if states.contains(where: { !$0.value.loader.ownsGIL && $0.value.tstate == nil }) {
+            states = states.filter { $0.value.loader.ownsGIL || $0.value.tstate != nil }
+        }
+        if let last = lastState, !last.loader.ownsGIL, last.tstate == nil { lastState = nil }
+    }
+
     /// The calling thread's record, made on first use.
     static var current: ThreadRecord {
         @inline(__always) get {
@@ -155,6 +167,7 @@ extension Loader {
             thread.lastState = state
             return state
         }
+        thread.forgetLoadersClosedElsewhere()
         let tstate = parent == nil ? thread.carrier : PyThreadState_New(interpreter)!
         let state = LoaderThreadState(thread: thread, loader: self, tstate: tstate)
         thread.states[id] = state
