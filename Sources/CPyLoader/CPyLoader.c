@@ -935,7 +935,9 @@ int pyl_WaitForSignal(void) {
 int pyl_InterruptPending(void) { return interrupt_pending; }
 
 void pyl_ClearErrorKeepingInterrupt(void) {
-    if (interrupts_installed && PyErr_ExceptionMatches(PyExc_KeyboardInterrupt)) {
+    // Only the main thread's: a KeyboardInterrupt another thread raised itself is not a Ctrl-C.
+    if (interrupts_installed && pthread_equal(pthread_self(), interrupt_main_thread)
+        && PyErr_ExceptionMatches(PyExc_KeyboardInterrupt)) {
         // What on_sigint does for a new SIGINT: pending again, the root's handler tripped
         // (PyErr_SetInterruptEx is CPython's trip_signal), the watcher woken to schedule it
         // in every child.

@@ -93,6 +93,15 @@ static inline void pyl_RestoreRecursionBudget(PyThreadState *t, pyl_RecursionBud
 #endif
 }
 
+/// Whether `t` has a Python frame running (below a C call that released the GIL, say).
+/// PyThreadState_GetFrame makes no frame object when there is none: cheap on the idle path.
+static inline int pyl_RunsPython(PyThreadState *t) {
+    PyFrameObject *frame = PyThreadState_GetFrame(t);
+    if (!frame) return 0;
+    Py_DECREF(frame);
+    return 1;
+}
+
 /// Gives `t` at most what `caller` has left of the counter that guards the C stack, less
 /// `cost` (`pyl_RestoreRecursionBudget` says which), and returns `t`'s own budget for
 /// `pyl_RestoreRecursionBudget` on the way out. Never less than 0: the first call in `t`

@@ -56,13 +56,14 @@ extension Loader {
         // caller has left of the counter that guards the C stack, less what its own C
         // frames cost (3.11: the one counter; 3.12+: the C counter, the loader entered
         // counting its own Python depth; CPyLoader.h has the seam). An entry from outside
-        // every loader (this thread held no GIL) adds no crossing to a chain, so it costs
-        // nothing: a loader called from Swift starts at the depth a fresh interpreter has.
-        // In a ring that goes through such an entry (a GIL-releasing C call back into
-        // Swift), every other crossing still pays.
+        // every loader (this thread held no GIL) whose previous thread state runs no Python
+        // adds no crossing to a chain, so it costs nothing: a loader called from Swift starts
+        // at the depth a fresh interpreter has. (With Python below it, a GIL-releasing C call
+        // back into Swift, it pays as any crossing.)
         let ownBudget: pyl_RecursionBudget
         if let previous {
-            ownBudget = pyl_InheritRecursionBudget(tstate, previous, acquired ? 0 : Loader.crossingRecursionCost)
+            let cost = acquired && pyl_RunsPython(previous) == 0 ? 0 : Loader.crossingRecursionCost
+            ownBudget = pyl_InheritRecursionBudget(tstate, previous, cost)
         } else {
             ownBudget = pyl_RecursionBudgetOf(tstate)
         }

@@ -29,7 +29,7 @@ extension String {
 func pythonStr(_ object: PyObjectPointer) -> String {
     assertHoldingGIL()
     guard let text = PyObject_Str(object) else {
-        PyErr_Clear()
+        pyl_ClearErrorKeepingInterrupt()   // a __str__ is Python code
         return "<unprintable \(String(cString: pyl_TypeOf(object)!.pointee.tp_name))>"
     }
     defer { Py_DecRef(text) }
