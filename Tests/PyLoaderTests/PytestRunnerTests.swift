@@ -259,7 +259,7 @@ final class PytestRunnerTests: XCTestCase {
 
 
             def test_runs_on_the_main_thread():
-                # As under pytest: asyncio.get_event_loop() and signal.signal need it.
+                # As under pytest: asyncio.get_event_loop() needs it.
                 assert threading.current_thread() is threading.main_thread()
 
 
