@@ -136,6 +136,38 @@ final class SignalTests: XCTestCase {
     }
 
     /// `pyloader bench` stops at the next figure and ends through SIGINT, printing no table.
+    /// `pyloader test --runner pytest` whose session hangs in a conftest hook (the session's
+    /// own thread, which a Ctrl-C does not reach): the first Ctrl-C is kept for the session,
+    /// a second one ends the command at once, through SIGINT.
+    func testASecondCtrlCEndsAPytestSessionThatHangs() throws {
+        let pytest = ((fixtures as NSString).deletingLastPathComponent as NSString).appendingPathComponent(".test-deps/pytest")
+        guard FileManager.default.fileExists(atPath: pytest + "/pytest") else {
+            throw XCTSkip("pytest is not installed in .test-deps/pytest (Scripts/install-test-deps)")
+        }
+        let suite = try temporaryFolder()
+        try "[loaders.tests]\npaths = [\"\(pytest)\"]\n".write(toFile: suite + "/pyloader.toml", atomically: true, encoding: .utf8)
+        try """
+            import time
+
+
+            def pytest_sessionfinish(session):
+                if not hasattr(session.config, "workerinput"):   # the session, not a fresh loader
+                    print("finishing slowly", flush=True)
+                    time.sleep(60)
+
+            """.write(toFile: suite + "/conftest.py", atomically: true, encoding: .utf8)
+        try "def test_one():\n    pass\n".write(toFile: suite + "/test_one.py", atomically: true, encoding: .utf8)
+        let started = Date()
+        let outcome = try run(["test", "--manifest", suite + "/pyloader.toml", "--in", "tests", "--runner", "pytest",
+                               suite, "--", "-q", "-s", "-p", "no:cacheprovider"],
+                              signals: [0.5, 1.5], marker: "finishing slowly")
+        XCTAssertLessThan(Date().timeIntervalSince(started), 40, "the second Ctrl-C did not end the command")
+        // Through SIGINT, as python3 ends on an uncaught KeyboardInterrupt (a shell sees 130).
+        XCTAssertEqual(outcome.reason, .uncaughtSignal, "\(outcome.stdout)\n\(outcome.stderr)")
+        XCTAssertEqual(outcome.status, SIGINT, "\(outcome.stdout)\n\(outcome.stderr)")
+        XCTAssertTrue(outcome.stdout.contains("finishing slowly"), outcome.stdout)
+    }
+
     func testBenchStopsAtCtrlC() throws {
         let outcome = try run(["bench", "--quick"], after: 2.0, marker: nil)
         XCTAssertEqual(outcome.reason, .uncaughtSignal, outcome.stderr)
