@@ -992,19 +992,63 @@ int pyl_ScheduleInterrupt(PyInterpreterState *interp) {
 // meanwhile), and withdraws the requests once it holds the GIL, so that none is left for a
 // thread that runs later (it would drop the GIL and wait for a taker that may never come).
 // 3.12 and later send the request to the thread that holds the GIL.
-void pyl_RequestGILFromEveryInterpreter(void) {
 #if PY_VERSION_HEX < 0x030C0000
+static void request_gil_from_every_interpreter(void) {
     PyThread_acquire_lock(_PyRuntime.interpreters.mutex, WAIT_LOCK);
     for (PyInterpreterState *interp = _PyRuntime.interpreters.head; interp; interp = interp->next) {
         _Py_atomic_store_relaxed(&interp->ceval.gil_drop_request, 1);
         _Py_atomic_store_relaxed(&interp->ceval.eval_breaker, 1);
     }
     PyThread_release_lock(_PyRuntime.interpreters.mutex);
+}
+
+// One request is not enough when a third thread wants the GIL too (a Python thread that
+// wakes every few milliseconds): the busy thread hands the GIL to it, takes it back, and
+// taking it resets its interpreter's request; the watcher then waits for as long as the busy
+// loop runs. So a helper asks again every 2 ms until the watcher holds the GIL. `asking` is
+// read and the requests made under `asking_lock`, so that none is made after the withdrawal
+// (a request nobody takes makes the holder wait for a switch that never comes).
+static pthread_mutex_t asking_lock = PTHREAD_MUTEX_INITIALIZER;
+static int asking = 0;
+
+static void *keep_requesting_gil(void *unused) {
+    (void)unused;
+    for (;;) {
+        pthread_mutex_lock(&asking_lock);
+        int go_on = asking;
+        if (go_on) request_gil_from_every_interpreter();
+        pthread_mutex_unlock(&asking_lock);
+        if (!go_on) return NULL;
+        usleep(2000);
+    }
+}
+#endif
+
+void pyl_RequestGILFromEveryInterpreter(void) {
+#if PY_VERSION_HEX < 0x030C0000
+    request_gil_from_every_interpreter();
+    pthread_mutex_lock(&asking_lock);
+    int started = asking;
+    asking = 1;
+    pthread_mutex_unlock(&asking_lock);
+    if (!started) {
+        pthread_t helper;
+        if (pthread_create(&helper, NULL, keep_requesting_gil, NULL) == 0) {
+            pthread_detach(helper);
+        } else {
+            pthread_mutex_lock(&asking_lock);
+            asking = 0;   // the first request stands alone
+            pthread_mutex_unlock(&asking_lock);
+        }
+    }
 #endif
 }
 
 void pyl_WithdrawGILRequests(void) {
 #if PY_VERSION_HEX < 0x030C0000
+    pthread_mutex_lock(&asking_lock);
+    asking = 0;
+    pthread_mutex_unlock(&asking_lock);
     PyThread_acquire_lock(_PyRuntime.interpreters.mutex, WAIT_LOCK);
     for (PyInterpreterState *interp = _PyRuntime.interpreters.head; interp; interp = interp->next) {
         _Py_atomic_store_relaxed(&interp->ceval.gil_drop_request, 0);

@@ -322,8 +322,10 @@ int pyl_StopRequested(void);
 int pyl_ScheduleInterrupt(PyInterpreterState *interp);
 
 /// 3.11: asks the thread that holds the GIL, in whichever interpreter, to let it go (a
-/// waiter's request reaches only its own interpreter there). Call without the GIL, right
-/// before taking it; call `pyl_WithdrawGILRequests` once it is held. No-ops on 3.12+.
+/// waiter's request reaches only its own interpreter there), and keeps asking every 2 ms
+/// until `pyl_WithdrawGILRequests`: a third thread that takes the GIL first resets the
+/// request of the interpreter it gives it back to. Call without the GIL, right before
+/// taking it; call `pyl_WithdrawGILRequests` once it is held. No-ops on 3.12+.
 void pyl_RequestGILFromEveryInterpreter(void);
 void pyl_WithdrawGILRequests(void);
 

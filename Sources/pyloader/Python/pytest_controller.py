@@ -106,8 +106,11 @@ class MainThreadRuns:
         number = self._request[0] + 1 if self._request is not None else 1
         self._request = (number, loader_name, code)
         _wake(self._main_wake)
+        # A blocking wait (this thread gets no KeyboardInterrupt): a thread that woke every
+        # few milliseconds would take the GIL from a busy test and, on 3.11, reset the
+        # request by which the interrupt watcher asks for it.
         while self._done[0] != number:
-            self._session_wake.acquire(timeout=0.05)
+            self._session_wake.acquire()
         _, failure, interrupted = self._done
         if interrupted:
             self.interrupted = False   # the same Ctrl-C, if next_request kept it too
@@ -399,6 +402,15 @@ def start(arguments, parent_name, isolation, worker_source, pycache_prefix):
     controller = PyloaderController(parent_name, isolation, arguments, worker_source, pycache_prefix, runs)
 
     def session():
+        # Signals are the main thread's (Interrupts.swift): blocked here, the kernel hands a
+        # process-wide SIGINT to a thread that takes it instead of interrupting this one's
+        # waits (AddressSanitizer's interceptor of a timed wait failed a CHECK when one
+        # landed here).
+        try:
+            import signal
+            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM, signal.SIGHUP})
+        except (ImportError, OSError, ValueError):
+            pass
         try:
             runs.status = int(pytest.main(list(arguments), plugins=[controller]))
         except KeyboardInterrupt:
