@@ -1,6 +1,7 @@
 """The worker half of `pyloader test --runner pytest`: runs pytest inside one fresh loader.
 
-Executed in the fresh loader's __main__ (by the controller, through Loader.exec), it
+Executed in the fresh loader's __main__ on the main thread (the controller hands it over:
+MainThreadRuns, PytestSession.serve, which runs it through Loader.exec), it
 defines one function, `_pyloader_pytest_run`, which runs `pytest.main` with the user's
 arguments and hands every outcome to the controller as a JSON text: nothing of this
 loader outlives it. Modes:
