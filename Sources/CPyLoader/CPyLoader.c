@@ -947,6 +947,7 @@ void pyl_ClearErrorKeepingInterrupt(void) {
     }
     PyErr_Clear();
 }
+
 void pyl_SetDeferFirstInterrupt(int defer) { defer_first_interrupt = defer; }
 int pyl_DefersFirstInterrupt(void) { return defer_first_interrupt; }
 int pyl_StopRequested(void) { return stop_requested; }

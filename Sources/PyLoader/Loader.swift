@@ -217,8 +217,7 @@ public final class Loader: @unchecked Sendable {
                                 delegation: delegation, shared: shared, local: local, extensions: extensions)
             loader.initialThreadState = tstate
             let state = LoaderThreadState(thread: thread, loader: loader, tstate: tstate)
-            thread.forgetLoadersClosedElsewhere()
-            thread.states[loader.id] = state
+            thread.addSharedGILState(state)
             loader.threadStates.append(state)
             Loader.registry.add(loader)
             do {

@@ -121,11 +121,8 @@ final class PytestRunnerTests: XCTestCase {
 
     /// Exit statuses 2 (collection error), 4 (usage error, missing path) and 5 (no tests), as pytest.
     func testExitStatusesAreThoseOfPytest() throws {
-        let suite = folder + "/broken"
-        try FileManager.default.createDirectory(atPath: suite, withIntermediateDirectories: true)
-        try "".write(toFile: suite + "/conftest.py", atomically: true, encoding: .utf8)
-        try "def test_ok():\n    pass\n".write(toFile: suite + "/test_ok.py", atomically: true, encoding: .utf8)
-        try "def test_broken(:\n    pass\n".write(toFile: suite + "/test_syntax.py", atomically: true, encoding: .utf8)
+        let suite = try makeSuite("broken", ["conftest.py": "", "test_ok.py": "def test_ok():\n    pass\n",
+                                             "test_syntax.py": "def test_broken(:\n    pass\n"])
         let cases: [(arguments: [String], status: Int32)] = [
             ([suite], 2),
             ([suite, "--", "--continue-on-collection-errors"], 1),
@@ -250,10 +247,7 @@ final class PytestRunnerTests: XCTestCase {
     /// before, and `sys.setrecursionlimit(100)` in a fixture failed (sqlparse's
     /// test_max_recursion, Scripts/real-pytest-suites.sh).
     func testATestRunsOnTheMainThreadAtTheDepthItHasUnderPytest() throws {
-        let suite = folder + "/depth"
-        try FileManager.default.createDirectory(atPath: suite, withIntermediateDirectories: true)
-        try "".write(toFile: suite + "/conftest.py", atomically: true, encoding: .utf8)
-        try """
+        let suite = try makeSuite("depth", ["conftest.py": "", "test_depth.py": """
             import sys
             import threading
 
@@ -276,7 +270,7 @@ final class PytestRunnerTests: XCTestCase {
                 sys.setrecursionlimit(old)
                 print(f"lowest recursion limit: {lowest}")
 
-            """.write(toFile: suite + "/test_depth.py", atomically: true, encoding: .utf8)
+            """])
         func lowest(_ result: Result) -> Int? {
             // pytest prints the test's line after the file's name ("test_depth.py lowest ...").
             guard let range = result.stdout.range(of: "lowest recursion limit: [0-9]+", options: .regularExpression) else {
@@ -301,10 +295,8 @@ final class PytestRunnerTests: XCTestCase {
     /// status 2, at once (the test is a busy loop: a Ctrl-C does not cut a child's blocking
     /// call short, README), with no test after it run.
     func testCtrlCEndsTheRunAsUnderPytest() throws {
-        let suite = folder + "/slow"
-        try FileManager.default.createDirectory(atPath: suite, withIntermediateDirectories: true)
-        try "".write(toFile: suite + "/conftest.py", atomically: true, encoding: .utf8)
-        try """
+        let suite = try makeSuite("slow", ["conftest.py": "", "test_zlater.py": "def test_later_module():\n    pass\n",
+                                           "test_slow.py": """
             import time
 
             def test_quick():
@@ -318,8 +310,7 @@ final class PytestRunnerTests: XCTestCase {
             def test_after():
                 pass
 
-            """.write(toFile: suite + "/test_slow.py", atomically: true, encoding: .utf8)
-        try "def test_later_module():\n    pass\n".write(toFile: suite + "/test_zlater.py", atomically: true, encoding: .utf8)
+            """])
         let started = Date()
         let result = try pyloader([suite], in: suite, interruptAfter: 4)
         XCTAssertLessThan(Date().timeIntervalSince(started), 40, "the interrupt did not stop the busy test: \(result)")
@@ -367,6 +358,16 @@ final class PytestRunnerTests: XCTestCase {
         let outcome = try runProcess(executable, arguments, in: directory, environment: environment,
                                      interruptAfter: delay, timeout: timeout)
         return Result(status: outcome.status, stdout: outcome.stdout, stderr: outcome.stderr)
+    }
+
+    /// A folder `name` under this test's folder holding `files` (file name → text).
+    private func makeSuite(_ name: String, _ files: [String: String]) throws -> String {
+        let suite = folder + "/" + name
+        try FileManager.default.createDirectory(atPath: suite, withIntermediateDirectories: true)
+        for (file, text) in files {
+            try text.write(toFile: suite + "/" + file, atomically: true, encoding: .utf8)
+        }
+        return suite
     }
 
     /// pytest's closing line without its time and padding: "1 failed, 2 passed".

@@ -55,16 +55,18 @@ final class ThreadRecord {
         self.carrier = carrier
     }
 
-    /// Drops the records of loaders that other threads closed (a closing thread removes only
-    /// its own), before a new one is added: else a thread that runs many short-lived loaders
-    /// closed elsewhere (the pytest runner's main thread) keeps every one of them alive.
-    /// Shared-GIL loaders only, whose records' fields the shared GIL guards.
+    /// Adds `state`, this thread's new record in a shared-GIL loader. First drops the records
+    /// of shared-GIL loaders that other threads closed (a closing thread removes only its
+    /// own): else a thread that runs many short-lived loaders closed elsewhere (the pytest
+    /// runner's main thread) keeps every one of them alive. Own-GIL loaders' records are
+    /// left alone: their fields are guarded by their own GILs, not this one.
     /// PRECONDITION: the shared GIL is held; called by this record's thread.
-    func forgetLoadersClosedElsewhere() {
+    func addSharedGILState(_ state: LoaderThreadState) {
         if states.contains(where: { !$0.value.loader.ownsGIL && $0.value.tstate == nil }) {
             states = states.filter { $0.value.loader.ownsGIL || $0.value.tstate != nil }
         }
         if let last = lastState, !last.loader.ownsGIL, last.tstate == nil { lastState = nil }
+        states[state.loader.id] = state
     }
 
     /// The calling thread's record, made on first use.
@@ -153,7 +155,8 @@ func enteredFromPython<R>(_ body: (ThreadRecord) throws -> R) rethrows -> R {
 // initial one parked (deleted at close: `Closing.swift`, steps 8.d.iv-v).
 
 extension Loader {
-    /// The calling thread's thread state in this loader, made on first use.
+    /// The calling thread's thread state in this loader, a shared-GIL one (own-GIL loaders'
+    /// are made in OwnGIL.swift), made on first use.
     /// `closing`: for `close()` itself, which still enters a loader it is closing.
     /// PRECONDITION: the GIL is held.
     func threadState(on thread: ThreadRecord, closing: Bool = false) throws -> LoaderThreadState {
@@ -167,10 +170,9 @@ extension Loader {
             thread.lastState = state
             return state
         }
-        thread.forgetLoadersClosedElsewhere()
         let tstate = parent == nil ? thread.carrier : PyThreadState_New(interpreter)!
         let state = LoaderThreadState(thread: thread, loader: self, tstate: tstate)
-        thread.states[id] = state
+        thread.addSharedGILState(state)
         threadStates.append(state)
         return state
     }
