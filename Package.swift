@@ -48,6 +48,8 @@ let package = Package(
             dependencies: ["PyLoader", "CPython", "CPyLoader"],
             swiftSettings: [.swiftLanguageMode(.v6)]
         ),
+        // CPython's own main on the same libpython: the benchmarks' fair process peer.
+        .executableTarget(name: "python-on-libpython", dependencies: ["CPython"]),
         .executableTarget(
             name: "pyloader",
             dependencies: [

@@ -48,6 +48,15 @@ final class BenchContext {
     let python = RuntimeOptions().pythonExecutable
     /// This executable, for the probes and `pyloader test`.
     let executable = BenchFiles.currentExecutable()
+    /// CPython's own main on the libpython PyLoader links (the `python-on-libpython` target,
+    /// built next to this executable), if built: a process peer that runs the same CPython
+    /// as the loaders. `python` may be another build (Debian's is 1.3–1.4x faster at Python
+    /// code than its libpython3.11.so: BENCHMARKS.md).
+    lazy var pythonOnLibpython: String? = {
+        guard let slash = executable.lastIndex(of: "/") else { return nil }
+        let candidate = String(executable[..<slash]) + "/python-on-libpython"
+        return access(candidate, X_OK) == 0 ? candidate : nil
+    }()
     /// `folder/host`: the root's path, holding `hostapi` for the delegation figures.
     var hostFolder: String { folder + "/host" }
 

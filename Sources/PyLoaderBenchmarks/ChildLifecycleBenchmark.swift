@@ -49,6 +49,7 @@ enum ChildLifecycleBenchmark {
         let root = try Loader.root
         let plan = context.plan
         let passCommand = [context.python, "-I", "-S", "-c", "pass"]
+        let libpythonCommand = context.pythonOnLibpython.map { [$0, "-I", "-S", "-c", "pass"] }
         // Warm-up: one-time costs (the pyloader module compiled once per process,
         // page faults in fresh heap) are not part of a child's cost.
         for _ in 0..<3 {
@@ -63,9 +64,15 @@ enum ChildLifecycleBenchmark {
             { try secondsTaken { try root.child("bench-lifecycle").close() } },
             { try secondsTaken { try Loader.withRootActivated { try RawInterpreters.makeAndEnd() } } },
             { try secondsTaken { _ = try BenchProcess.timed(passCommand) } },
-        ])
+        ] + (libpythonCommand.map { command in [{ try secondsTaken { _ = try BenchProcess.timed(command) } }] } ?? []))
         let (ours, floor, process) = (means[0], means[1], means[2])
         let value = SampleStats(ours)
+        var rows = [BenchRow]()
+        if means.count > 3 {
+            rows.append(BenchRow(figure: figure, subject: "root.child(name) + close()", value: value,
+                                 peer: "the same process on PyLoader's libpython (python-on-libpython)",
+                                 peerValue: SampleStats(means[3])))
+        }
         return [
             BenchRow(figure: figure, subject: "root.child(name) + close()", value: value,
                      peer: "raw Py_NewInterpreter + Py_EndInterpreter (floor)", peerValue: SampleStats(floor),
@@ -76,6 +83,6 @@ enum ChildLifecycleBenchmark {
             BenchRow(figure: figure, subject: "root.child(name) + close()", value: value,
                      peer: "python3 -I -S -c pass (a process)", peerValue: SampleStats(process),
                      goal: .fasterBy(3)),
-        ]
+        ] + rows
     }
 }

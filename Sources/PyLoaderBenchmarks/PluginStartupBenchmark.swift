@@ -22,6 +22,8 @@ enum PluginStartupBenchmark {
         let processCommand = [context.python, "-I", "-S", "-c",
                               "import sys; sys.path[:0] = \(pythonList([context.hostFolder, pluginFolder]))\n"
                                 + "import plugin_main; plugin_main.run()"]
+        // The same process on the loaders' libpython (nil: not built, the row is left out).
+        let libpythonCommand = context.pythonOnLibpython.map { [$0] + processCommand.dropFirst() }
         // After the standard library, as a loader's own paths are (InterpreterSetup.configure).
         let floorSource = "import sys; sys.path.append(\(pythonString(pluginFolder)))\n"
             + "import " + (0..<ownModules).map { "own\($0)" }.joined(separator: ", ") + "\n"
@@ -49,13 +51,14 @@ enum PluginStartupBenchmark {
             try plugin()
             try floor()
             _ = try BenchProcess.timed(processCommand)
+            if let command = libpythonCommand { _ = try BenchProcess.timed(command) }
         }
         let cycles = max(plan.lifecycleCycles / 2, 3)
         let means = try interleavedRuns(plan.lifecycleRuns, cycles: cycles, [
             { try secondsTaken { try plugin() } },
             { try secondsTaken { try floor() } },
             { try BenchProcess.timed(processCommand) },
-        ])
+        ] + (libpythonCommand.map { command in [{ try BenchProcess.timed(command) }] } ?? []))
         // The figures after this one measure a root of their own making: the host API leaves
         // (the close() leak-scan figure walks every module the root holds).
         try root.exec("import sys\nfor _name in [n for n in sys.modules if n == 'hostlib' or n.startswith('hostlib.')]:\n"
@@ -73,7 +76,11 @@ enum PluginStartupBenchmark {
             BenchRow(figure: figure, subject: subject, value: value,
                      peer: "raw Py_NewInterpreter + the 50 own imports + Py_EndInterpreter (floor)",
                      peerValue: SampleStats(floors), goal: .ratioAtMost(1.2)),
-        ]
+        ] + (means.count > 3 ? [
+            BenchRow(figure: figure, subject: subject, value: value,
+                     peer: "the same process on PyLoader's libpython (python-on-libpython)",
+                     peerValue: SampleStats(means[3])),
+        ] : [])
     }
 
     /// `host/hostlib/m0..m199.py` (each a function and a class, as an API module has) and

@@ -54,6 +54,8 @@ enum PytestRunBenchmark {
         let oursPerTest = [context.executable, "test", "--manifest", manifest, "--in", "tests", "--isolate", "test"]
             + perTestFiles + ["--"] + quiet
         let pythonPytest = [context.python, "-S", "-m", "pytest"] + quiet
+        // The same processes on the loaders' libpython (nil: not built, the row is left out).
+        let libpythonPytest = context.pythonOnLibpython.map { [$0, "-S", "-m", "pytest"] + quiet }
         let plain = pythonPytest + [tests]
         let forked = pythonPytest + ["--forked"] + perTestFiles
         // Warm-up: bytecode of pytest and of the tests (each side then reads it).
@@ -61,7 +63,7 @@ enum PytestRunBenchmark {
         _ = try BenchProcess.timed(ours)
 
         var pyloader: [Double] = [], processes: [Double] = [], floor: [Double] = []
-        var pyloaderPerTest: [Double] = [], forks: [Double] = []
+        var pyloaderPerTest: [Double] = [], forks: [Double] = [], libpythonProcesses: [Double] = []
         let runs = max(1, plan.testRuns - 1)
         for run in 0..<runs {
             context.progress("pytest run \(run + 1)/\(runs)")
@@ -75,18 +77,33 @@ enum PytestRunBenchmark {
                 { floor.append(try BenchProcess.timed(plain)) },
                 { pyloaderPerTest.append(try BenchProcess.timed(oursPerTest)) },
                 { forks.append(try BenchProcess.timed(forked)) },
-            ]
+            ] + (libpythonPytest.map { command in
+                [{
+                    libpythonProcesses.append(try secondsTaken {
+                        for name in names { _ = try BenchProcess.timed(command + ["\(tests)/\(name).py"]) }
+                    })
+                }]
+            } ?? [])
             for index in 0..<measurements.count { try measurements[(index + run) % measurements.count]() }
         }
         let (bare, withPytest) = try childCosts(context, pytest: pytest)
         let subject = "pyloader test --isolate module (a process)"
         let value = SampleStats(pyloader)
-        return [
+        var rows = [
             BenchRow(figure: figure, subject: subject, value: value,
                      peer: "a python3 -m pytest process per module", peerValue: SampleStats(processes),
                      goal: .fasterBy(3),
                      note: "the whole run of \(plan.testModules) modules (2 tests and a conftest fixture each), \(runs) runs, "
                         + "each side a whole process, start-up included; pytest imported anew in every fresh loader (README)."),
+        ]
+        if !libpythonProcesses.isEmpty {
+            rows.append(BenchRow(figure: figure, subject: subject, value: value,
+                                 peer: "the same processes on PyLoader's libpython (python-on-libpython)",
+                                 peerValue: SampleStats(libpythonProcesses),
+                                 note: "the same CPython build on both sides: python3 may be a faster build than the "
+                                    + "libpython every embedding program links (Debian's: BENCHMARKS.md)."))
+        }
+        return rows + [
             BenchRow(figure: figure, subject: subject, value: value,
                      peer: "plain pytest, one process, no isolation (the floor)", peerValue: SampleStats(floor),
                      goal: .ratioAtMost(2)),
