@@ -30,8 +30,12 @@ public enum Benchmarks {
         let root = try Loader.root
         let machine = try machine(root: root, mode: plan.name)
         #if DEBUG
-        context.progress("warning: a debug build; the figures mean little (swift run -c release pyloader bench)")
+        context.progress("warning: a debug build; the figures mean little (swift build -c release)")
         #endif
+        if context.pythonOnLibpython == nil {
+            context.progress("python-on-libpython is not built next to this executable (swift build -c release): "
+                             + "the process peers on PyLoader's libpython are left out")
+        }
 
         let started = monotonicNanoseconds()
         var rows: [BenchRow] = []

@@ -6,7 +6,7 @@ import PyLoaderBenchmarks
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
-        abstract: "Measure PyLoader against CPython's floor and the alternatives (a release build: swift run -c release pyloader bench).",
+        abstract: "Measure PyLoader against CPython's floor and the alternatives (a release build: swift build -c release, then .build/release/pyloader bench).",
         discussion: "One table: for each figure the median of repeated runs, the interquartile range, the peer "
             + "measured in the same run, the ratio, and the goal met or not (BENCHMARKS.md explains each figure). "
             + "Progress goes to stderr. Exit status 0 when the run completes, whether or not every goal is met."

@@ -41,4 +41,25 @@ final class MeasurementTests: LoaderTestCase {
         XCTAssertEqual(interpreter, root.interpreter)
         XCTAssertEqual(try Loader.withRootActivated { 42 }, 42)
     }
+
+    /// The bench's fair process peer (`python-on-libpython`) must run the very library the
+    /// loaders run, not the system's `python3` build: the same file mapped, the same version.
+    func testPythonOnLibpythonRunsTheLibpythonTheLoadersRun() throws {
+        let exe = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")
+        let peer = (exe as NSString).deletingLastPathComponent + "/python-on-libpython"
+        guard FileManager.default.isExecutableFile(atPath: peer) else {
+            throw XCTSkip("python-on-libpython was not built next to the test bundle (\(peer))")
+        }
+        let probe = "import sys\n"
+            + "maps = [line.split()[-1] for line in open('/proc/self/maps') if '/libpython' in line]\n"
+            + "print(sorted(set(maps))); print(sys.version)"
+        let outcome = try runProcess(peer, ["-I", "-S", "-c", probe])
+        XCTAssertEqual(outcome.status, 0, outcome.stderr)
+        let root = try Loader.root
+        let ours = try String(python: try root.eval(
+            "str(sorted({line.split()[-1] for line in open('/proc/self/maps') if '/libpython' in line}))"))
+        let version = try String(python: try root.eval("__import__('sys').version"))
+        XCTAssertTrue(ours.contains("libpython"), "this test process maps no libpython: \(ours)")
+        XCTAssertEqual(outcome.stdout, ours + "\n" + version + "\n")
+    }
 }
