@@ -28,7 +28,8 @@ public struct RuntimeOptions: Sendable, Equatable {
 
     /// Whether PyLoader handles SIGINT, SIGTERM and SIGHUP as `python3` does: SIGINT raises
     /// `KeyboardInterrupt` in the code the main thread runs, in whichever loader; SIGTERM and
-    /// SIGHUP remove the extension copies and end the process (see `Interrupts`). Off by
+    /// SIGHUP remove the extension copies and end the process; SIGPIPE and SIGXFSZ are
+    /// ignored, so a write to a closed socket raises `BrokenPipeError` (see `Interrupts`). Off by
     /// default: an embedding host's signals stay its own. The `pyloader` command turns it on.
     /// Start the runtime on the process's main thread when it is on.
     public var handlesSignals = false

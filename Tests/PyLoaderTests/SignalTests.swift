@@ -103,6 +103,16 @@ final class SignalTests: XCTestCase {
         XCTAssertEqual(outcome.stdout, "delivered\n", outcome.stderr)
     }
 
+    /// SIGPIPE and SIGXFSZ are ignored as under python3: a write to a closed socket raises
+    /// BrokenPipeError in the root and in a child instead of ending the process (status 141).
+    func testAWriteToAClosedSocketRaisesBrokenPipeErrorAsUnderPython3() throws {
+        let outcome = try run(["run", "\(fixtures)/signals/broken_pipe.py"], signals: [], marker: nil)
+        XCTAssertEqual(outcome.reason, .exit, outcome.stderr)
+        XCTAssertEqual(outcome.status, 0, outcome.stderr)
+        XCTAssertEqual(outcome.stdout, "root: BrokenPipeError\nchild: BrokenPipeError\nSIGPIPE ignored\nSIGXFSZ ignored\n",
+                       outcome.stderr)
+    }
+
     func testAnUncaughtKeyboardInterruptEndsTheProcessThroughSIGINT() throws {
         for script in ["uncaught.py", "uncaught_in_child.py"] {
             let outcome = try run(["run", "\(fixtures)/signals/\(script)"], after: 1.0)

@@ -22,6 +22,11 @@ import CPyLoader
 ///    - a SIGINT that lands on another thread is handed to the main thread.
 /// 2. **SIGTERM and SIGHUP end the process after cleanup**: the copies of extension modules
 ///    are removed, then the signal is raised again with its default action.
+/// 3. **SIGPIPE and SIGXFSZ are ignored**, as python3 ignores them (CPython does it only with
+///    its own handlers, which PyLoader starts without): a write to a closed pipe or socket
+///    raises `BrokenPipeError` in the code that wrote, and a write past the file size limit
+///    raises `OSError`, instead of ending the process. `subprocess` restores both to the
+///    default in the programs it starts (`restore_signals`), as under python3.
 /// A graceful stop for runners of many units (`pyloader test`): while `defersFirstInterrupt`
 /// is set, the first Ctrl-C does not raise but sets `isRequested`, so that the runner can stop
 /// after the current unit; a second Ctrl-C raises `KeyboardInterrupt` as usual. Only with
@@ -41,6 +46,10 @@ enum Interrupts {
     /// Installs the handlers and starts the watcher thread. PRECONDITION: on the main thread,
     /// right after the runtime started, the GIL not held.
     static func install(root: Loader) throws {
+        // Before the root's `signal` module reads the dispositions: getsignal() then says
+        // SIG_IGN, as under python3.
+        Glibc.signal(SIGPIPE, SIG_IGN)
+        Glibc.signal(SIGXFSZ, SIG_IGN)
         try root.withActivated {
             guard let handler = pyl_MakeInterruptHandler(),
                   let signalModule = Resolver.importInCurrentInterpreter("signal") else {
