@@ -70,6 +70,14 @@ static int add_pending_call(PyInterpreterState *interp, int (*func)(void *), voi
 #define PYL_HOLD_HEAD_LOCK_ACROSS_FORK 0
 #endif
 
+// A thread state's depth of Python calls: 3.12 split the recursion counter into a Python
+// and a C one (py_recursion_*, gh-91079); 3.11's one counter counts both.
+#if PY_VERSION_HEX >= 0x030C0000
+static int python_depth(PyThreadState *tstate) { return tstate->py_recursion_limit - tstate->py_recursion_remaining; }
+#else
+static int python_depth(PyThreadState *tstate) { return tstate->recursion_limit - tstate->recursion_remaining; }
+#endif
+
 int pyl_PythonVersionHex(void) { return PY_VERSION_HEX; }
 
 const char *pyl_LinkedLibraryPath(void) {
@@ -773,9 +781,17 @@ static pyl_ForkHandler fork_prepare = NULL, fork_parent = NULL, fork_child = NUL
 static int head_lock_taken = 0;
 #endif
 
-// Audit events are raised for every open(), import, exec...: compare cheaply first.
-static int fork_audit_hook(const char *event, PyObject *args, void *data) {
-    (void)args; (void)data;
+static void rearm_unraisable_interrupt(PyObject *args);
+
+// PyLoader's audit hook, in every interpreter of the process: it refuses a fork that would
+// hang or abort (Forking.swift) and re-arms a Ctrl-C written off as unraisable (Interrupts
+// section). Audit events are raised for every open(), import, exec...: compare cheaply first.
+static int process_audit_hook(const char *event, PyObject *args, void *data) {
+    (void)data;
+    if (event[0] == 's' && strcmp(event, "sys.unraisablehook") == 0) {
+        rearm_unraisable_interrupt(args);
+        return 0;
+    }
     if (event[0] != 'o' || strncmp(event, "os.fork", 7) != 0) return 0;
     if (strcmp(event, "os.fork") != 0 && strcmp(event, "os.forkpty") != 0) return 0;
     return fork_check ? fork_check() : 0;
@@ -867,6 +883,11 @@ static int interrupts_installed = 0;
 static volatile sig_atomic_t defer_first_interrupt = 0;
 static volatile sig_atomic_t stop_requested = 0;
 
+// An interrupt written off as unraisable waits until the code that wrote it off has
+// returned (rearm_unraisable_interrupt): the main thread's state then, and its Python depth.
+static PyThreadState *rearm_tstate = NULL;
+static int rearm_depth = 0;
+
 static void on_sigint(int sig) {
     int saved = errno;
     if (!pthread_equal(pthread_self(), interrupt_main_thread)) {
@@ -934,18 +955,45 @@ int pyl_WaitForSignal(void) {
 
 int pyl_InterruptPending(void) { return interrupt_pending; }
 
+// A KeyboardInterrupt the main thread is about to lose is delivered again, at its next
+// bytecode: what on_sigint does for a new SIGINT (pending again, the root's handler tripped
+// through PyErr_SetInterruptEx, CPython's trip_signal; the watcher woken to schedule it in
+// every child). Only the main thread's: a KeyboardInterrupt another thread raised itself is
+// not a Ctrl-C.
+static void rearm_interrupt(void) {
+    if (!interrupts_installed || !pthread_equal(pthread_self(), interrupt_main_thread)) return;
+    interrupt_pending = 1;
+    PyErr_SetInterruptEx(SIGINT);
+    sem_post(&signal_wakeup);
+}
+
 void pyl_ClearErrorKeepingInterrupt(void) {
-    // Only the main thread's: a KeyboardInterrupt another thread raised itself is not a Ctrl-C.
-    if (interrupts_installed && pthread_equal(pthread_self(), interrupt_main_thread)
-        && PyErr_ExceptionMatches(PyExc_KeyboardInterrupt)) {
-        // What on_sigint does for a new SIGINT: pending again, the root's handler tripped
-        // (PyErr_SetInterruptEx is CPython's trip_signal), the watcher woken to schedule it
-        // in every child.
-        interrupt_pending = 1;
-        PyErr_SetInterruptEx(SIGINT);
-        sem_post(&signal_wakeup);
-    }
+    if (PyErr_ExceptionMatches(PyExc_KeyboardInterrupt)) rearm_interrupt();
     PyErr_Clear();
+}
+
+// The "sys.unraisablehook" audit event (args: the hook, an UnraisableHookArgs whose first
+// field is exc_type), raised whichever hook is installed. A Ctrl-C lands at whichever
+// bytecode the main thread runs, and when that is a weakref callback, a __del__ or a GC
+// callback, CPython can only print "Exception ignored in: ..." and carry on: importlib's
+// module-lock callback (_get_module_lock's cb), which runs on every import, lost one under
+// `pyloader test` (python3 loses it the same way). It is delivered again after the callback.
+static void rearm_unraisable_interrupt(PyObject *args) {
+    if (!interrupts_installed || !PyTuple_Check(args) || PyTuple_GET_SIZE(args) < 2) return;
+    PyObject *unraisable = PyTuple_GET_ITEM(args, 1);
+    if (!PyTuple_Check(unraisable) || PyTuple_GET_SIZE(unraisable) < 1) return;
+    PyObject *type = PyTuple_GET_ITEM(unraisable, 0);
+    if (!PyType_Check(type) || !PyType_IsSubtype((PyTypeObject *)type, (PyTypeObject *)PyExc_KeyboardInterrupt)) return;
+    if (!pthread_equal(pthread_self(), interrupt_main_thread)) return;
+    // Not through the root's signal handler, as rearm_interrupt does: the hook that is about
+    // to report this one writes to sys.stderr, whose C code checks signals, and would take
+    // it and write it off too. A pending call runs only at a bytecode, and waits there while
+    // a hook written in Python runs (raise_pending_interrupt).
+    PyThreadState *tstate = PyThreadState_Get();
+    rearm_tstate = tstate;
+    rearm_depth = python_depth(tstate);
+    interrupt_pending = 1;
+    (void)pyl_ScheduleInterrupt(tstate->interp);
 }
 
 void pyl_SetDeferFirstInterrupt(int defer) { defer_first_interrupt = defer; }
@@ -956,16 +1004,23 @@ int pyl_StopRequested(void) { return stop_requested; }
 // raises KeyboardInterrupt there if the interrupt was not delivered yet.
 static int raise_pending_interrupt(void *arg) {
     if (!interrupt_pending) return 0;
+    PyThreadState *tstate = _PyThreadState_UncheckedGet();
 #if PYL_PENDING_CALLS_ON_ANY_THREAD
     if (!pthread_equal(pthread_self(), interrupt_main_thread)) {
         // Another thread of the interpreter ran it: KeyboardInterrupt is the main thread's.
-        PyThreadState *tstate = _PyThreadState_UncheckedGet();
         if (tstate) add_pending_call(tstate->interp, raise_pending_interrupt, arg);
         return 0;
     }
-#else
-    (void)arg;
 #endif
+    if (rearm_tstate != NULL) {
+        if (tstate == rearm_tstate && python_depth(tstate) > rearm_depth) {
+            // Still in the sys.unraisablehook that is reporting the last one (a hook written
+            // in Python, pytest's): raised there, it would be written off again. After it.
+            add_pending_call(tstate->interp, raise_pending_interrupt, arg);
+            return 0;
+        }
+        rearm_tstate = NULL;
+    }
     interrupt_pending = 0;
     PyErr_SetNone(PyExc_KeyboardInterrupt);
     return -1;
@@ -1078,7 +1133,7 @@ PyObject *pyl_MakeInterruptHandler(void) { return PyCFunction_NewEx(&interrupt_h
 
 // MARK: Runtime start-up (the configuration is Swift's: Runtime.startCPython)
 
-int pyl_AddForkAuditHook(void) { return PySys_AddAuditHook(fork_audit_hook, NULL) < 0 ? -1 : 0; }
+int pyl_AddAuditHook(void) { return PySys_AddAuditHook(process_audit_hook, NULL) < 0 ? -1 : 0; }
 
 // MARK: The `_pyloader` and `pyloader` modules
 

@@ -129,7 +129,7 @@ enum Runtime {
         preconfig.utf8_mode = 1
         let prestatus = Py_PreInitialize(&preconfig)
         if PyStatus_Exception(prestatus) != 0 { throw startError(prestatus, "pre-initialization failed") }
-        guard pyl_AddForkAuditHook() == 0 else { throw LoaderError.runtime("could not add PyLoader's audit hook") }
+        guard pyl_AddAuditHook() == 0 else { throw LoaderError.runtime("could not add PyLoader's audit hook") }
 
         var config = PyConfig()
         PyConfig_InitIsolatedConfig(&config)

@@ -103,6 +103,22 @@ final class SignalTests: XCTestCase {
         XCTAssertEqual(outcome.stdout, "delivered\n", outcome.stderr)
     }
 
+    /// A Ctrl-C that lands in a weakref callback (importlib's module-lock callback runs on
+    /// every import) is written off by CPython as unraisable; PyLoader delivers it again
+    /// after the callback, and after a `sys.unraisablehook` written in Python (pytest's), in
+    /// the root and in a child. python3 loses it. One was lost under `pyloader test` this way.
+    func testAnInterruptWrittenOffAsUnraisableIsDeliveredAfterTheCallback() throws {
+        let outcome = try run(["run", "\(fixtures)/signals/interrupt_in_weakref_callback.py"], signals: [], marker: nil)
+        XCTAssertEqual(outcome.status, 0, outcome.stderr)
+        XCTAssertEqual(outcome.stdout, """
+            root default hook: delivered
+            child default hook: delivered
+            root python hook: delivered
+            child python hook: delivered
+
+            """, outcome.stderr)
+    }
+
     /// SIGPIPE and SIGXFSZ are ignored as under python3: a write to a closed socket raises
     /// BrokenPipeError in the root and in a child instead of ending the process (status 141).
     func testAWriteToAClosedSocketRaisesBrokenPipeErrorAsUnderPython3() throws {

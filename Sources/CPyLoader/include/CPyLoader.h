@@ -334,8 +334,10 @@ PyObject *pyl_MakeInterruptHandler(void);
 
 // MARK: Runtime start-up
 
-/// Adds PyLoader's fork audit hook (Forking.swift; the hook's body is C because it runs
-/// for every audit event). Returns 0, or -1. PRECONDITION: before Py_Initialize.
-int pyl_AddForkAuditHook(void);
+/// Adds PyLoader's audit hook: it refuses a fork that would hang or abort (Forking.swift)
+/// and, once the interrupt handlers are installed, delivers again a Ctrl-C that CPython
+/// wrote off as unraisable (Interrupts.swift). C because it runs for every audit event.
+/// Returns 0, or -1. PRECONDITION: before Py_Initialize.
+int pyl_AddAuditHook(void);
 
 #endif
