@@ -19,6 +19,10 @@ import CPyLoader
 ///      call in a child (a long `time.sleep`) is not cut short: CPython does not report
 ///      signals to sub-interpreters.
 ///    - one interrupt raises once: whichever side delivers it first consumes it.
+///    - one that would be lost is raised again: where CPython writes it off as unraisable (a
+///      weakref callback, a `__del__`: the audit hook's "sys.unraisablehook" event), after
+///      the callback and its hook; where PyLoader's own best-effort call into Python ate it
+///      (`pyl_ClearErrorKeepingInterrupt`), at once. Both in `CPyLoader.c`.
 ///    - a SIGINT that lands on another thread is handed to the main thread.
 /// 2. **SIGTERM and SIGHUP end the process after cleanup**: the copies of extension modules
 ///    are removed, then the signal is raised again with its default action.
