@@ -64,6 +64,10 @@ SUITES=(
   "cachetools 5.5.0 cachetools tests"
   "wcwidth 0.2.13 wcwidth tests"
   "sqlparse 0.5.1 sqlparse tests"
+  "inflection 0.5.1 inflection test_inflection.py"
+  "parse 1.20.2 parse tests"
+  "semver 3.0.2 semver tests"
+  "boltons 24.1.0 boltons tests"
 )
 
 selected() {   # selected NAME VERSION: whether ONLY (if set) names it
